@@ -1,0 +1,104 @@
+# asyncdev: kernel module, C++ library, tools and tests.
+#
+#   make             build the module and everything in userspace
+#   make demo        build, boot the QEMU guest, show the device working
+#   make check       every test: lint, host tests (ASan/UBSan, valgrind),
+#                    the guest suite under QEMU
+#   make qemu-shell  interactive guest with the module loaded
+#   make deps        install the Debian packages the project needs (root)
+#
+# The kernel is the newest one with both /boot/vmlinuz-<ver> and headers
+# installed (never `uname -r`); override with KVER= or KDIR=.
+# Kbuild (not this file) is what `make -C $(KDIR) M=$(PWD) modules` reads.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD ?= $(TOP)/build
+KVER ?= $(shell $(TOP)/tests/qemu/kver.sh)
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build /usr/src/linux-headers-$(KVER)))
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+
+DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
+	linux-source-6.1 qemu-system-x86 busybox-static cpio kmod \
+	libaio-dev liburing-dev libcmocka-dev cmake pkg-config fio valgrind \
+	sparse gnuplot-nox bc flex bison libelf-dev libssl-dev \
+	python3 xz-utils
+
+.PHONY: all module user deps ensure-deps check check-host check-guest \
+	check-build lint demo qemu-shell install clean help
+
+all: module user
+
+help:
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+
+module:
+	@test -n "$(KDIR)" || { echo "No kernel headers with a matching /boot/vmlinuz found: run 'make deps' (or set KDIR=)"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+
+user:
+	cmake -S $(TOP) -B $(BUILD)/user -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/user -j$(JOBS)
+
+install: user
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)/user --prefix $(PREFIX)
+
+# Install what is missing; as non-root, say the exact command and stop.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ] && [ -n "$$($(TOP)/tests/qemu/kver.sh)" ]; then \
+		echo "deps: all installed"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "deps: missing Debian packages:$$(echo $$missing | sed 's/^/ /')"; \
+		echo "deps: as root, run: apt-get update && apt-get install -y --no-install-recommends $(DEB_PACKAGES)"; \
+		exit 1; fi; \
+	echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
+
+# demo and check start here: a fresh machine gets its packages first.
+ensure-deps:
+	@$(MAKE) --no-print-directory deps
+
+# W=1 with warnings as errors, so a warning fails the check.
+check-build:
+	@test -n "$(KDIR)" || { echo "No kernel headers found: make deps"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror modules
+	$(MAKE) user
+
+lint:
+	$(TOP)/tests/lint.sh $(KDIR)
+
+check-host:
+	cmake -S $(TOP) -B $(BUILD)/asan -DASYNCDEV_SANITIZE=ON \
+		-DASYNCDEV_GUEST_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(BUILD)/asan -j$(JOBS)
+	ctest --test-dir $(BUILD)/asan --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD)/user --output-on-failure -L valgrind
+
+check-guest:
+	KVER=$(KVER) $(TOP)/tests/qemu/run.sh check
+
+check: ensure-deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory check-build && \
+	$(MAKE) --no-print-directory lint && \
+	$(MAKE) --no-print-directory check-host && \
+	$(MAKE) --no-print-directory check-guest; rc=$$?; \
+	echo "make check: $$([ $$rc = 0 ] && echo PASSED || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
+	exit $$rc
+
+demo: ensure-deps
+	$(MAKE) --no-print-directory all
+	GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
+
+qemu-shell: all
+	KVER=$(KVER) $(TOP)/tests/qemu/run.sh shell
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * asyncdev internal objects and their locks.
+ *
+ * Request ownership, in one place:
+ *  - A synchronous request lives on the caller's stack and is owned by the
+ *    caller throughout.
+ *  - An asynchronous request (struct adev_req) is owned by exactly one queue
+ *    at a time: the FIFO's reader or writer list (fifo->lock), the engine's
+ *    waiting list (engine->lock), or its own hrtimer (in service). Whoever
+ *    takes it off a queue under that queue's lock owns it and must either
+ *    move it to the next queue or complete it. Completion (ki_complete) is
+ *    always called with none of our locks held, and the request is freed only
+ *    after ki_complete returned, so an aio cancel callback racing with the
+ *    completion still sees valid memory (fs/aio serialises them on its
+ *    ctx_lock).
+ *  - The aio cancel callback runs under fs/aio's ctx_lock with interrupts
+ *    off; it never completes a request itself but hands it to its hrtimer
+ *    with zero delay.
+ */
+#ifndef ASYNCDEV_H
+#define ASYNCDEV_H
+
+#include <linux/aio.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "uapi/asyncdev.h"
+
+struct adev_node;
+struct adev_req;
+
+/* Writes up to this size are never split nor interleaved (PIPE_BUF). */
+#define ADEV_ATOMIC_WRITE	4096
+
+/**
+ * struct adev_engine - simulated device timing of one node
+ * @lock:	protects @busy and @waiting
+ * @latency_ns:	service time; written under @lock, read with READ_ONCE
+ * @jitter_ns:	random extra service time; as @latency_ns
+ * @channels:	requests in service at once; as @latency_ns
+ * @busy:	channels in use now (async timers armed, sync callers asleep)
+ * @waiting:	async requests waiting for a free channel, in arrival order
+ * @chan_wait:	synchronous callers waiting for a free channel
+ */
+struct adev_engine {
+	spinlock_t lock;		/* protects busy, waiting */
+	u64 latency_ns;
+	u64 jitter_ns;
+	u32 channels;
+	unsigned int busy;
+	struct list_head waiting;
+	wait_queue_head_t chan_wait;
+};
+
+/**
+ * struct adev_fault - fault injection state of one node, under @lock
+ * @lock:	protects the fields below
+ * @cfg:	the injection set by ASYNCDEV_IOC_SET_FAULT
+ * @seen:	requests counted since @cfg was set (EVERY mode)
+ */
+struct adev_fault {
+	spinlock_t lock;		/* protects cfg, seen */
+	struct asyncdev_fault cfg;
+	u64 seen;
+};
+
+/* Counters, in the order of the fields of struct asyncdev_stats. */
+enum adev_stat {
+	ADEV_STAT_BYTES_READ,
+	ADEV_STAT_BYTES_WRITTEN,
+	ADEV_STAT_READS,
+	ADEV_STAT_WRITES,
+	ADEV_STAT_ASYNC_QUEUED,
+	ADEV_STAT_ASYNC_COMPLETED,
+	ADEV_STAT_ASYNC_CANCELLED,
+	ADEV_STAT_SIGNALS_SENT,
+	ADEV_STAT_FIFO_LEVEL,		/* computed when read */
+	ADEV_STAT_FIFO_HIGH_WATER,
+	ADEV_STAT_IN_FLIGHT,
+	ADEV_STAT_PRODUCER_RECORDS,
+	ADEV_STAT_PRODUCER_OVERRUNS,
+	ADEV_STAT_FAULTS_INJECTED,
+	ADEV_NR_STATS
+};
+
+/**
+ * struct adev_fifo - the ring buffer behind /dev/asyncdev
+ * @lock:	protects @tail, @len, @gen, @readers, @writers and the
+ *		state of every request on those lists; taken from process,
+ *		softirq (producer) and aio-cancel (irqs off) context: irqsave
+ * @read_mutex:	held by the one consumer copying out of the ring (the head
+ *		reader), and by flush; the copy runs without @lock, so the
+ *		bytes it reads must not be discarded under it
+ * @buf:	@size bytes of ring storage
+ * @size:	capacity (fifo_bytes)
+ * @tail:	offset of the oldest byte
+ * @len:	bytes stored
+ * @readers:	read requests (sync and async) in arrival order; only the
+ *		first one may consume
+ * @writers:	write requests in arrival order; only the first one may
+ *		store, and it alone uses @bounce
+ * @reserved:	room promised to the head writer while it fills @bounce; the
+ *		producer must not take it
+ * @bounce:	ADEV_ATOMIC_WRITE bytes: user data is copied here (may fault)
+ *		before being stored into the ring under @lock
+ * @rwait:	sleeping readers and pollers wait for data or their turn
+ * @wwait:	sleeping writers and pollers wait for room or their turn
+ * @fasync:	SIGIO subscribers (fasync_helper has its own locking)
+ * @work:	serves async requests that reached the head of a list
+ * @producer:	hrtimer appending producer records (softirq)
+ * @produce_hz:	producer rate; written under @lock
+ * @produce_seq: next producer sequence number, under @lock
+ */
+struct adev_fifo {
+	spinlock_t lock;		/* ring state and lists, see above */
+	struct mutex read_mutex;	/* the consumer copying out */
+	u8 *buf;
+	size_t size;
+	size_t tail;
+	size_t len;
+	struct list_head readers;
+	struct list_head writers;
+	size_t reserved;
+	u8 *bounce;
+	wait_queue_head_t rwait;
+	wait_queue_head_t wwait;
+	struct fasync_struct *fasync;
+	struct work_struct work;
+	struct hrtimer producer;
+	u32 produce_hz;
+	u64 produce_seq;
+};
+
+/**
+ * struct adev_node - one misc device node
+ * @misc:	the misc device (name, fops, sysfs groups)
+ * @kind:	ASYNCDEV_NODE_FIFO or ASYNCDEV_NODE_MEM
+ * @engine:	timing simulation
+ * @fault:	fault injection
+ * @stats:	counters, atomic, indexed by enum adev_stat
+ * @fifo:	FIFO state (FIFO node only)
+ * @mem:	memory (mem node only, vmalloc'd, @mem_size bytes)
+ * @mem_size:	size of @mem
+ * @cfg_mutex:	serialises configuration changes (ioctl and sysfs)
+ */
+struct adev_node {
+	struct miscdevice misc;
+	u32 kind;
+	struct adev_engine engine;
+	struct adev_fault fault;
+	atomic64_t stats[ADEV_NR_STATS];
+	struct adev_fifo fifo;
+	u8 *mem;
+	size_t mem_size;
+	struct mutex cfg_mutex;		/* configuration changes */
+};
+
+static inline void adev_stat_add(struct adev_node *node, enum adev_stat stat,
+				 s64 n)
+{
+	atomic64_add(n, &node->stats[stat]);
+}
+
+/* Per open file: the per-file limit on queued async requests. */
+struct adev_file {
+	struct adev_node *node;
+	atomic_t queued;
+};
+
+/**
+ * struct adev_qent - a place in a FIFO reader or writer list
+ * @list:	entry on fifo->readers or fifo->writers, under fifo->lock
+ * @req:	the async request, or NULL for a sleeping synchronous caller
+ * @need:	bytes of data (reader) or room (writer) it needs to progress
+ */
+struct adev_qent {
+	struct list_head list;
+	struct adev_req *req;
+	size_t need;
+};
+
+/* States of an async request. */
+enum adev_req_state {
+	ADEV_REQ_SUBMITTING,	/* read_iter/write_iter still setting it up */
+	ADEV_REQ_QUEUED,	/* on a FIFO list, may be cancelled */
+	ADEV_REQ_ACTIVE,	/* being served by the work item */
+	ADEV_REQ_CANCELLED,	/* cancelled while SUBMITTING */
+	ADEV_REQ_ENGINE,	/* owned by the engine */
+};
+
+/**
+ * struct adev_req - an asynchronous request
+ * @kiocb:	the caller's kiocb; ->private points back here
+ * @file:	per-file state (queued-request accounting)
+ * @node:	the node the request is for
+ * @q:		its place in a FIFO list (state QUEUED or ACTIVE)
+ * @list:	entry on the engine's waiting list, under engine->lock
+ * @timer:	service-time timer; also used to complete it "now"
+ * @state:	enum adev_req_state, under fifo->lock while on a FIFO list,
+ *		then owned by the engine
+ * @in_service:	holds an engine channel until its timer fires (engine->lock)
+ * @cancel_pending: cancel arrived while ACTIVE (fifo->lock)
+ * @cancelled:	completed by cancellation (for the statistics)
+ * @write:	true for a write
+ * @res:	result passed to ki_complete (bytes or -errno)
+ * @done:	bytes moved so far (FIFO)
+ * @iter:	our own copy of the caller's iterator (FIFO, aio only)
+ * @iov:	the iovec array @iter points into (from dup_iter)
+ * @mm:		the submitter's mm, pinned with mmgrab (FIFO, aio only)
+ */
+struct adev_req {
+	struct kiocb *kiocb;
+	struct adev_file *file;
+	struct adev_node *node;
+	struct adev_qent q;
+	struct list_head list;
+	struct hrtimer timer;
+	enum adev_req_state state;
+	bool in_service;
+	bool cancel_pending;
+	bool cancelled;
+	bool write;
+	long res;
+	size_t done;
+	struct iov_iter iter;
+	const void *iov;
+	struct mm_struct *mm;
+};
+
+extern struct workqueue_struct *adev_wq;
+extern unsigned int adev_max_queued;
+
+/* engine.c */
+void adev_engine_init(struct adev_engine *e);
+void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
+		     u32 channels);
+int adev_engine_sleep(struct adev_node *node);
+void adev_engine_submit(struct adev_req *req, long res);
+int adev_engine_cancel(struct kiocb *iocb);
+void adev_req_complete_now(struct adev_req *req, long res);
+struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,
+				bool write);
+void adev_req_free(struct adev_req *req);
+int adev_fault_check(struct adev_node *node);
+int adev_req_cache_init(void);
+void adev_req_cache_exit(void);
+
+/* fifo.c */
+int adev_fifo_init(struct adev_node *node, size_t size);
+void adev_fifo_exit(struct adev_node *node);
+extern const struct file_operations adev_fifo_fops;
+void adev_fifo_flush(struct adev_node *node);
+void adev_fifo_set_produce_hz(struct adev_node *node, u32 hz);
+size_t adev_fifo_level(struct adev_node *node);
+
+/* mem.c */
+int adev_mem_init(struct adev_node *node, size_t size);
+void adev_mem_exit(struct adev_node *node);
+extern const struct file_operations adev_mem_fops;
+
+/* ctl.c */
+long adev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+extern const struct attribute_group *adev_groups[];
+void adev_ctl_init(void);
+int adev_open_common(struct inode *inode, struct file *file);
+int adev_release_common(struct inode *inode, struct file *file);
+
+static inline struct adev_node *adev_node_of(struct file *file)
+{
+	return ((struct adev_file *)file->private_data)->node;
+}
+
+#endif /* ASYNCDEV_H */

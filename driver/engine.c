@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The simulated device engine shared by both nodes: service time (latency
+ * plus jitter), a fixed number of channels in service at once, completion of
+ * async requests from an hrtimer, and fault injection.
+ *
+ * Completion runs from a softirq hrtimer (HRTIMER_MODE_REL_SOFT), like
+ * null_blk's irqmode=2 but out of hardirq context: ki_complete of fs/aio and
+ * io_uring is safe there, a timer per request gives each its own service
+ * time without a scan, and a timer is cheaper than a work item per request.
+ */
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "asyncdev.h"
+
+static struct kmem_cache *adev_req_cache;
+
+void adev_engine_init(struct adev_engine *e)
+{
+	spin_lock_init(&e->lock);
+	INIT_LIST_HEAD(&e->waiting);
+	init_waitqueue_head(&e->chan_wait);
+	e->channels = 1;
+}
+
+static u64 adev_service_ns(struct adev_engine *e)
+{
+	u64 jitter = READ_ONCE(e->jitter_ns);
+	u64 t = READ_ONCE(e->latency_ns);
+
+	if (jitter)
+		t += get_random_u32_below((u32)jitter + 1);
+	return t;
+}
+
+static bool adev_channel_free(struct adev_engine *e)
+{
+	return e->busy < READ_ONCE(e->channels);
+}
+
+static void adev_req_start_timer(struct adev_req *req, u64 ns)
+{
+	hrtimer_start(&req->timer, ns_to_ktime(ns), HRTIMER_MODE_REL_SOFT);
+}
+
+/*
+ * Give free channels to the oldest waiting async requests, then wake the
+ * synchronous callers waiting for one. Called with e->lock held.
+ */
+static void adev_channels_refill(struct adev_engine *e)
+{
+	struct adev_req *next;
+
+	while (adev_channel_free(e)) {
+		next = list_first_entry_or_null(&e->waiting, struct adev_req,
+						list);
+		if (!next) {
+			wake_up(&e->chan_wait);
+			return;
+		}
+		list_del_init(&next->list);
+		next->in_service = true;
+		e->busy++;
+		adev_req_start_timer(next, adev_service_ns(e));
+	}
+}
+
+/*
+ * Hand the result to fs/aio or io_uring. No lock of ours is held. The
+ * request's own resources and the per-file count are released first, since
+ * ki_complete may drop the last reference to the file; the request memory
+ * itself is freed after ki_complete returned (see asyncdev.h).
+ */
+static void adev_req_finish(struct adev_req *req)
+{
+	struct adev_node *node = req->node;
+	struct kiocb *iocb = req->kiocb;
+	long res = req->res;
+
+	adev_stat_add(node, ADEV_STAT_ASYNC_COMPLETED, 1);
+	if (req->cancelled)
+		adev_stat_add(node, ADEV_STAT_ASYNC_CANCELLED, 1);
+	if (res >= 0)
+		adev_stat_add(node, req->write ? ADEV_STAT_WRITES :
+						 ADEV_STAT_READS, 1);
+	if (req->mm)
+		mmdrop(req->mm);
+	kfree(req->iov);
+	atomic_dec(&req->file->queued);
+	adev_stat_add(node, ADEV_STAT_IN_FLIGHT, -1);
+
+	adev_ki_complete(iocb, res);
+	kmem_cache_free(adev_req_cache, req);
+}
+
+static enum hrtimer_restart adev_req_timer_fn(struct hrtimer *timer)
+{
+	struct adev_req *req = container_of(timer, struct adev_req, timer);
+	struct adev_engine *e = &req->node->engine;
+	unsigned long flags;
+
+	if (req->in_service) {
+		spin_lock_irqsave(&e->lock, flags);
+		req->in_service = false;
+		e->busy--;
+		adev_channels_refill(e);
+		spin_unlock_irqrestore(&e->lock, flags);
+	}
+	adev_req_finish(req);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * The request has moved its data; deliver @res after its service time.
+ * The caller owns @req and holds none of our locks.
+ */
+void adev_engine_submit(struct adev_req *req, long res)
+{
+	struct adev_engine *e = &req->node->engine;
+	unsigned long flags;
+
+	req->res = res;
+	req->state = ADEV_REQ_ENGINE;
+	if (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns)) {
+		adev_req_finish(req);
+		return;
+	}
+	spin_lock_irqsave(&e->lock, flags);
+	if (adev_channel_free(e)) {
+		e->busy++;
+		req->in_service = true;
+		adev_req_start_timer(req, adev_service_ns(e));
+	} else {
+		list_add_tail(&req->list, &e->waiting);
+	}
+	spin_unlock_irqrestore(&e->lock, flags);
+}
+
+/* Complete @req from its timer as soon as possible, outside any channel. */
+void adev_req_complete_now(struct adev_req *req, long res)
+{
+	req->res = res;
+	req->in_service = false;
+	adev_req_start_timer(req, 0);
+}
+
+/*
+ * fs/aio cancel callback of a request owned by the engine: one still waiting
+ * for a channel has moved its data already, so it completes now with its
+ * real result instead of waiting; one in service finishes on its own.
+ * Called under fs/aio's ctx_lock with interrupts off.
+ */
+int adev_engine_cancel(struct kiocb *iocb)
+{
+	struct adev_req *req = iocb->private;
+	struct adev_engine *e = &req->node->engine;
+	unsigned long flags;
+	bool waiting;
+
+	spin_lock_irqsave(&e->lock, flags);
+	waiting = req->state == ADEV_REQ_ENGINE && !list_empty(&req->list);
+	if (waiting)
+		list_del_init(&req->list);
+	spin_unlock_irqrestore(&e->lock, flags);
+	if (waiting)
+		adev_req_complete_now(req, req->res);
+	return 0;
+}
+
+/*
+ * A synchronous caller takes a channel and sleeps for one service time.
+ * Returns 0, or -ERESTARTSYS when a signal interrupts the wait (the caller
+ * then does nothing). Callers with IOCB_NOWAIT must not get here.
+ */
+int adev_engine_sleep(struct adev_node *node)
+{
+	struct adev_engine *e = &node->engine;
+	ktime_t deadline;
+	int ret;
+
+	if (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns))
+		return 0;
+
+	spin_lock_irq(&e->lock);
+	ret = wait_event_interruptible_lock_irq(e->chan_wait,
+						adev_channel_free(e), e->lock);
+	if (!ret)
+		e->busy++;
+	spin_unlock_irq(&e->lock);
+	if (ret)
+		return ret;
+
+	deadline = ktime_add_ns(ktime_get(), adev_service_ns(e));
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!schedule_hrtimeout(&deadline, HRTIMER_MODE_ABS))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+	}
+	__set_current_state(TASK_RUNNING);
+
+	spin_lock_irq(&e->lock);
+	e->busy--;
+	adev_channels_refill(e);
+	spin_unlock_irq(&e->lock);
+	return ret;
+}
+
+/*
+ * Allocate an async request for @iocb, counted against the per-file limit.
+ * Returns ERR_PTR(-EAGAIN) when the file has adev_max_queued requests.
+ */
+struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,
+				bool write)
+{
+	struct adev_req *req;
+
+	if (atomic_inc_return(&af->queued) > adev_max_queued) {
+		atomic_dec(&af->queued);
+		return ERR_PTR(-EAGAIN);
+	}
+	req = kmem_cache_zalloc(adev_req_cache, GFP_KERNEL);
+	if (!req) {
+		atomic_dec(&af->queued);
+		return ERR_PTR(-ENOMEM);
+	}
+	req->kiocb = iocb;
+	req->file = af;
+	req->node = af->node;
+	req->write = write;
+	req->q.req = req;
+	INIT_LIST_HEAD(&req->q.list);
+	INIT_LIST_HEAD(&req->list);
+	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	req->timer.function = adev_req_timer_fn;
+	iocb->private = req;
+	adev_stat_add(af->node, ADEV_STAT_IN_FLIGHT, 1);
+	return req;
+}
+
+/* Free a request that was never handed to fs/aio or io_uring. */
+void adev_req_free(struct adev_req *req)
+{
+	if (req->mm)
+		mmdrop(req->mm);
+	kfree(req->iov);
+	atomic_dec(&req->file->queued);
+	adev_stat_add(req->node, ADEV_STAT_IN_FLIGHT, -1);
+	kmem_cache_free(adev_req_cache, req);
+}
+
+/*
+ * Fault injection: returns the negative errno the current request must fail
+ * with, or 0.
+ */
+int adev_fault_check(struct adev_node *node)
+{
+	struct adev_fault *f = &node->fault;
+	unsigned long flags;
+	int err = 0;
+
+	if (!READ_ONCE(f->cfg.mode))
+		return 0;
+	spin_lock_irqsave(&f->lock, flags);
+	switch (f->cfg.mode) {
+	case ASYNCDEV_FAULT_NEXT:
+		err = -(int)f->cfg.error;
+		if (!--f->cfg.count)
+			f->cfg.mode = ASYNCDEV_FAULT_OFF;
+		break;
+	case ASYNCDEV_FAULT_EVERY:
+		if (++f->seen % f->cfg.count == 0)
+			err = -(int)f->cfg.error;
+		break;
+	}
+	spin_unlock_irqrestore(&f->lock, flags);
+	if (err)
+		adev_stat_add(node, ADEV_STAT_FAULTS_INJECTED, 1);
+	return err;
+}
+
+int adev_req_cache_init(void)
+{
+	adev_req_cache = KMEM_CACHE(adev_req, 0);
+	return adev_req_cache ? 0 : -ENOMEM;
+}
+
+void adev_req_cache_exit(void)
+{
+	kmem_cache_destroy(adev_req_cache);
+}
+
+/* Apply new timing; requests already in service keep their service time. */
+void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
+		     u32 channels)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&e->lock, flags);
+	WRITE_ONCE(e->latency_ns, latency_ns);
+	WRITE_ONCE(e->jitter_ns, jitter_ns);
+	WRITE_ONCE(e->channels, channels);
+	adev_channels_refill(e);
+	spin_unlock_irqrestore(&e->lock, flags);
+}

@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/asyncdev: a FIFO with pipe(7) semantics (without SIGPIPE), SIGIO,
+ * and truly asynchronous reads and writes.
+ *
+ * Every reader, synchronous or not, takes a place in fifo->readers and only
+ * the first one consumes; writers likewise in fifo->writers. So sleeping
+ * callers and queued io_submit requests are served in arrival order, a write
+ * of at most ADEV_ATOMIC_WRITE bytes is stored in one piece when there is
+ * room for all of it, and a larger write is never interleaved with another.
+ *
+ * A synchronous caller copies its own data. A queued aio request is served
+ * by fifo->work, a work item that borrows the submitter's mm
+ * (kthread_use_mm) and copies through the request's own copy of the iovec,
+ * as f_fs does: the caller's iovec is gone when read_iter returns.
+ *
+ * A user copy can fault and sleep, so it never runs under fifo->lock:
+ * readers copy out of the ring under fifo->read_mutex, and the head writer
+ * copies into fifo->bounce after reserving room, then stores under the lock.
+ * If the copy faults nothing is consumed or stored and the call fails with
+ * -EFAULT.
+ */
+#include <linux/kthread.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "asyncdev.h"
+
+/* What a change of state calls for, done after fifo->lock is dropped. */
+struct fifo_events {
+	bool wake_readers;
+	bool wake_writers;
+	bool sig_in;
+	bool sig_out;
+	bool work;
+};
+
+static struct adev_node *fifo_node(struct adev_fifo *f)
+{
+	return container_of(f, struct adev_node, fifo);
+}
+
+static size_t fifo_room(const struct adev_fifo *f)
+{
+	return f->size - f->len - f->reserved;
+}
+
+/*
+ * Writable, for poll and POLL_OUT, means a write of ADEV_ATOMIC_WRITE bytes
+ * would not block: the pipe's "a free page" rule.
+ */
+static bool fifo_writable(const struct adev_fifo *f, size_t len)
+{
+	return f->size - len >= ADEV_ATOMIC_WRITE;
+}
+
+static struct adev_qent *fifo_head(struct list_head *list)
+{
+	return list_first_entry_or_null(list, struct adev_qent, list);
+}
+
+static bool fifo_can_read(const struct adev_fifo *f, const struct adev_qent *q)
+{
+	return f->len >= q->need;
+}
+
+static bool fifo_can_write(const struct adev_fifo *f, const struct adev_qent *q)
+{
+	return fifo_room(f) >= q->need;
+}
+
+/* Wake or schedule the first reader and writer if they can progress. */
+static void fifo_check_heads(struct adev_fifo *f, struct fifo_events *ev)
+{
+	struct adev_qent *r = fifo_head(&f->readers);
+	struct adev_qent *w = fifo_head(&f->writers);
+
+	if (r && fifo_can_read(f, r)) {
+		if (!r->req)
+			ev->wake_readers = true;
+		else if (r->req->state == ADEV_REQ_QUEUED)
+			ev->work = true;
+	}
+	if (w && fifo_can_write(f, w)) {
+		if (!w->req)
+			ev->wake_writers = true;
+		else if (w->req->state == ADEV_REQ_QUEUED)
+			ev->work = true;
+	}
+}
+
+/* Note the consequences of f->len having changed from @old. */
+static void fifo_changed(struct adev_fifo *f, size_t old, struct fifo_events *ev)
+{
+	if (f->len > old) {
+		ev->wake_readers = true;
+		ev->sig_in |= old == 0;
+	} else if (f->len < old) {
+		ev->wake_writers = true;
+		ev->sig_out |= !fifo_writable(f, old) && fifo_writable(f, f->len);
+	}
+	fifo_check_heads(f, ev);
+}
+
+static void fifo_signal(struct adev_fifo *f, int band)
+{
+	if (READ_ONCE(f->fasync))
+		adev_stat_add(fifo_node(f), ADEV_STAT_SIGNALS_SENT, 1);
+	kill_fasync(&f->fasync, SIGIO, band);
+}
+
+static void fifo_fire(struct adev_fifo *f, const struct fifo_events *ev)
+{
+	if (ev->wake_readers)
+		wake_up_interruptible_poll(&f->rwait, EPOLLIN | EPOLLRDNORM);
+	if (ev->wake_writers)
+		wake_up_interruptible_poll(&f->wwait, EPOLLOUT | EPOLLWRNORM);
+	if (ev->sig_in)
+		fifo_signal(f, POLL_IN);
+	if (ev->sig_out)
+		fifo_signal(f, POLL_OUT);
+	if (ev->work)
+		queue_work(adev_wq, &f->work);
+}
+
+/* Append @n bytes; the caller holds f->lock and made sure they fit. */
+static void fifo_store(struct adev_fifo *f, const void *src, size_t n)
+{
+	size_t head = f->tail + f->len;
+	atomic64_t *hw;
+	size_t first;
+
+	if (head >= f->size)
+		head -= f->size;
+	first = min(n, f->size - head);
+	memcpy(f->buf + head, src, first);
+	memcpy(f->buf, src + first, n - first);
+	f->len += n;
+	hw = &fifo_node(f)->stats[ADEV_STAT_FIFO_HIGH_WATER];
+	if (f->len > atomic64_read(hw))
+		atomic64_set(hw, f->len);
+}
+
+/* Drop @n bytes from the tail; the caller holds f->lock. */
+static void fifo_drop(struct adev_fifo *f, size_t n)
+{
+	f->tail += n;
+	if (f->tail >= f->size)
+		f->tail -= f->size;
+	f->len -= n;
+}
+
+/*
+ * Take a place in @list; with @nowait only if nobody is ahead and @need
+ * bytes of data (reader) or room (writer) are there now.
+ */
+static int fifo_enqueue(struct adev_fifo *f, struct list_head *list,
+			struct adev_qent *q, bool nowait, size_t need)
+{
+	bool write = list == &f->writers;
+	unsigned long flags;
+	int ret = 0;
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (nowait && !(list_empty(list) &&
+			(write ? fifo_room(f) : f->len) >= need))
+		ret = -EAGAIN;
+	else
+		list_add_tail(&q->list, list);
+	spin_unlock_irqrestore(&f->lock, flags);
+	return ret;
+}
+
+static void fifo_leave(struct adev_fifo *f, struct adev_qent *q)
+{
+	struct fifo_events ev = {};
+	unsigned long flags;
+
+	spin_lock_irqsave(&f->lock, flags);
+	list_del_init(&q->list);
+	fifo_check_heads(f, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+}
+
+/* Wait condition of a sleeping caller: first in @list and able to progress. */
+static bool fifo_turn(struct adev_fifo *f, struct list_head *list,
+		      struct adev_qent *q)
+{
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&f->lock, flags);
+	ok = fifo_head(list) == q &&
+	     (list == &f->writers ? fifo_can_write(f, q) : fifo_can_read(f, q));
+	spin_unlock_irqrestore(&f->lock, flags);
+	return ok;
+}
+
+/*
+ * The head reader @q copies up to iov_iter_count(@to) bytes out of the ring.
+ * Returns the bytes read, or -EFAULT if none could be copied (nothing is
+ * consumed); in both cases @q has left the list. Returns 0, still queued,
+ * if the FIFO was flushed under it.
+ */
+static ssize_t fifo_read_step(struct adev_fifo *f, struct adev_qent *q,
+			      struct iov_iter *to)
+{
+	struct fifo_events ev = {};
+	unsigned long flags;
+	size_t n, off, first, c;
+
+	mutex_lock(&f->read_mutex);
+	spin_lock_irqsave(&f->lock, flags);
+	n = min(f->len, iov_iter_count(to));
+	off = f->tail;
+	spin_unlock_irqrestore(&f->lock, flags);
+	if (!n) {
+		mutex_unlock(&f->read_mutex);
+		return 0;
+	}
+
+	first = min(n, f->size - off);
+	c = copy_to_iter(f->buf + off, first, to);
+	if (c == first && n > first)
+		c += copy_to_iter(f->buf, n - first, to);
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (c) {
+		size_t old = f->len;
+
+		fifo_drop(f, c);
+		fifo_changed(f, old, &ev);
+	}
+	list_del_init(&q->list);
+	fifo_check_heads(f, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	mutex_unlock(&f->read_mutex);
+	fifo_fire(f, &ev);
+
+	adev_stat_add(fifo_node(f), ADEV_STAT_BYTES_READ, c);
+	return c ? c : -EFAULT;
+}
+
+/*
+ * The head writer @q stores the next piece of @from: all of it if it is an
+ * atomic write (q->need > 1 or a single byte), else as much as fits, at most
+ * ADEV_ATOMIC_WRITE bytes. Returns the bytes stored, 0 if there is no room
+ * (still queued), or -EFAULT if nothing could be copied. *@left tells
+ * whether @q has left the list: the write is complete or faulted.
+ */
+static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
+			       struct iov_iter *from, bool *left)
+{
+	size_t count = iov_iter_count(from);
+	struct fifo_events ev = {};
+	unsigned long flags;
+	size_t chunk, c;
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (!fifo_can_write(f, q)) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		*left = false;
+		return 0;
+	}
+	chunk = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
+	f->reserved = chunk;
+	spin_unlock_irqrestore(&f->lock, flags);
+
+	c = copy_from_iter(f->bounce, chunk, from);
+	if (c < chunk && q->need > 1)
+		c = 0;		/* an atomic write is stored whole or not at all */
+
+	spin_lock_irqsave(&f->lock, flags);
+	f->reserved = 0;
+	if (c) {
+		size_t old = f->len;
+
+		fifo_store(f, f->bounce, c);
+		fifo_changed(f, old, &ev);
+	}
+	*left = c < chunk || c == count;
+	if (*left) {
+		list_del_init(&q->list);
+		fifo_check_heads(f, &ev);
+	}
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+
+	adev_stat_add(fifo_node(f), ADEV_STAT_BYTES_WRITTEN, c);
+	return c ? c : -EFAULT;
+}
+
+static size_t fifo_write_need(size_t count)
+{
+	return count <= ADEV_ATOMIC_WRITE ? count : 1;
+}
+
+/* read(2) semantics: wait for the turn and for data, return what is there. */
+static ssize_t fifo_read_sync(struct adev_fifo *f, struct iov_iter *to,
+			      bool nowait)
+{
+	struct adev_qent q = { .need = 1 };
+	ssize_t ret;
+
+	ret = fifo_enqueue(f, &f->readers, &q, nowait, q.need);
+	if (ret)
+		return ret;
+	for (;;) {
+		if (!nowait) {
+			ret = wait_event_interruptible(f->rwait,
+						       fifo_turn(f, &f->readers,
+								 &q));
+			if (ret)
+				break;
+		}
+		ret = fifo_read_step(f, &q, to);
+		if (ret)
+			return ret;
+		if (nowait) {
+			ret = -EAGAIN;
+			break;
+		}
+	}
+	fifo_leave(f, &q);
+	return ret;
+}
+
+/*
+ * write(2) semantics: wait for the turn and for room; an atomic write waits
+ * for room for all of it. With @nowait, store what fits now, or -EAGAIN;
+ * @whole makes a nowait write succeed only if all of it fits now.
+ */
+static ssize_t fifo_write_sync(struct adev_fifo *f, struct iov_iter *from,
+			       bool nowait, bool whole)
+{
+	size_t count = iov_iter_count(from);
+	struct adev_qent q = { .need = fifo_write_need(count) };
+	bool left = false;
+	ssize_t done = 0;
+	ssize_t ret;
+
+	ret = fifo_enqueue(f, &f->writers, &q, nowait, whole ? count : q.need);
+	if (ret)
+		return ret;
+	while (!left) {
+		if (!nowait) {
+			ret = wait_event_interruptible(f->wwait,
+						       fifo_turn(f, &f->writers,
+								 &q));
+			if (ret)
+				break;
+		}
+		ret = fifo_write_step(f, &q, from, &left);
+		if (ret > 0)
+			done += ret;
+		else if (ret < 0 || nowait)
+			break;
+	}
+	if (!left)
+		fifo_leave(f, &q);
+	if (done)
+		return done;
+	return ret ? ret : -EAGAIN;
+}
+
+/*
+ * fs/aio cancel callback, under fs/aio's ctx_lock with interrupts off. A
+ * request still waiting in the FIFO completes (from its timer) with
+ * -ECANCELED, or with the bytes a large write already stored; one being
+ * served is completed by the work item when it gets back to it.
+ */
+static int fifo_cancel(struct kiocb *iocb)
+{
+	struct adev_req *req = iocb->private;
+	struct adev_fifo *f = &req->node->fifo;
+	struct fifo_events ev = {};
+	bool now = false, engine = false;
+	unsigned long flags;
+
+	spin_lock_irqsave(&f->lock, flags);
+	switch (req->state) {
+	case ADEV_REQ_SUBMITTING:
+		req->state = ADEV_REQ_CANCELLED;
+		break;
+	case ADEV_REQ_QUEUED:
+		list_del_init(&req->q.list);
+		req->state = ADEV_REQ_ENGINE;
+		fifo_check_heads(f, &ev);
+		now = true;
+		break;
+	case ADEV_REQ_ACTIVE:
+		req->cancel_pending = true;
+		break;
+	default:
+		engine = true;
+		break;
+	}
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+
+	if (now) {
+		req->cancelled = true;
+		adev_req_complete_now(req, req->done ? req->done : -ECANCELED);
+	} else if (engine) {
+		adev_engine_cancel(iocb);
+	}
+	return 0;
+}
+
+/*
+ * Queue an aio request that cannot be served now. It keeps its own copy of
+ * the iovec and a reference on the submitter's mm for the work item.
+ */
+static ssize_t fifo_queue_aio(struct adev_fifo *f, struct adev_req *req,
+			      struct iov_iter *iter)
+{
+	struct list_head *list = req->write ? &f->writers : &f->readers;
+	struct fifo_events ev = {};
+	unsigned long flags;
+
+	req->iov = dup_iter(&req->iter, iter, GFP_KERNEL);
+	if (!req->iov && iter_is_iovec(iter))
+		return -ENOMEM;
+	mmgrab(current->mm);
+	req->mm = current->mm;
+	req->q.need = req->write ? fifo_write_need(iov_iter_count(iter)) : 1;
+	req->state = ADEV_REQ_SUBMITTING;
+	kiocb_set_cancel_fn(req->kiocb, fifo_cancel);
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (req->state == ADEV_REQ_CANCELLED) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		return -ECANCELED;
+	}
+	req->state = ADEV_REQ_QUEUED;
+	list_add_tail(&req->q.list, list);
+	fifo_check_heads(f, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+
+	adev_stat_add(fifo_node(f), ADEV_STAT_ASYNC_QUEUED, 1);
+	return -EIOCBQUEUED;
+}
+
+/*
+ * Serve a queued aio request that reached the head, in the submitter's mm.
+ * Returns true if it moved data or completed.
+ */
+static bool fifo_serve(struct adev_fifo *f, struct adev_req *req)
+{
+	struct fifo_events ev = {};
+	unsigned long flags;
+	bool left = true;
+	ssize_t ret;
+
+	if (!mmget_not_zero(req->mm)) {
+		ret = -EFAULT;
+		fifo_leave(f, &req->q);
+		goto done;
+	}
+	kthread_use_mm(req->mm);
+	if (req->write) {
+		do {
+			ret = fifo_write_step(f, &req->q, &req->iter, &left);
+			if (ret > 0)
+				req->done += ret;
+		} while (ret > 0 && !left);
+	} else {
+		ret = fifo_read_step(f, &req->q, &req->iter);
+		left = ret != 0;
+		if (ret > 0)
+			req->done = ret;
+	}
+	kthread_unuse_mm(req->mm);
+	mmput(req->mm);
+
+	if (!left) {
+		spin_lock_irqsave(&f->lock, flags);
+		if (req->cancel_pending) {
+			list_del_init(&req->q.list);
+			req->cancelled = true;
+			left = true;
+		} else {
+			req->state = ADEV_REQ_QUEUED;
+		}
+		fifo_check_heads(f, &ev);
+		spin_unlock_irqrestore(&f->lock, flags);
+		fifo_fire(f, &ev);
+		if (!left)
+			return ret > 0;
+		ret = -ECANCELED;
+	}
+done:
+	adev_engine_submit(req, req->done ? req->done : ret);
+	return true;
+}
+
+/* Serve the first request of @list if it is a queued aio one that can progress. */
+static bool fifo_serve_head(struct adev_fifo *f, struct list_head *list)
+{
+	struct adev_req *req = NULL;
+	struct adev_qent *q;
+	unsigned long flags;
+
+	spin_lock_irqsave(&f->lock, flags);
+	q = fifo_head(list);
+	if (q && q->req && q->req->state == ADEV_REQ_QUEUED &&
+	    (list == &f->writers ? fifo_can_write(f, q) : fifo_can_read(f, q))) {
+		req = q->req;
+		req->state = ADEV_REQ_ACTIVE;
+	}
+	spin_unlock_irqrestore(&f->lock, flags);
+	return req && fifo_serve(f, req);
+}
+
+static void fifo_work_fn(struct work_struct *work)
+{
+	struct adev_fifo *f = container_of(work, struct adev_fifo, work);
+	bool progress;
+
+	do {
+		progress = fifo_serve_head(f, &f->readers);
+		progress |= fifo_serve_head(f, &f->writers);
+	} while (progress);
+}
+
+/*
+ * One entry point for read_iter and write_iter.
+ *  - read(2)/write(2), and io_uring's blocking retry from an io-wq worker:
+ *    sleep for the device's service time, then block as a pipe does.
+ *  - IOCB_NOWAIT (RWF_NOWAIT, io_uring's first attempt), or O_NONBLOCK on a
+ *    synchronous call: never sleep, -EAGAIN if nothing can be done now.
+ *  - io_submit: served at once if possible, else queued (-EIOCBQUEUED).
+ * With a device latency, async requests that moved data complete after their
+ * service time through the engine.
+ */
+static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
+{
+	struct adev_file *af = iocb->ki_filp->private_data;
+	struct adev_node *node = af->node;
+	struct adev_fifo *f = &node->fifo;
+	bool aio = !is_sync_kiocb(iocb) && adev_kiocb_is_aio(iocb);
+	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
+	struct adev_req *req = NULL;
+	bool slow;
+	ssize_t ret;
+
+	if (!iov_iter_count(iter))
+		return 0;
+	ret = adev_fault_check(node);
+	if (ret)
+		return ret;
+	slow = READ_ONCE(node->engine.latency_ns) ||
+	       READ_ONCE(node->engine.jitter_ns);
+
+	if (is_sync_kiocb(iocb) || (!aio && !nowait)) {
+		if (slow && nowait)
+			return -EAGAIN;
+		nowait |= !!(iocb->ki_filp->f_flags & O_NONBLOCK);
+		ret = adev_engine_sleep(node);
+		if (ret)
+			return ret;
+		ret = write ? fifo_write_sync(f, iter, nowait, false) :
+			      fifo_read_sync(f, iter, nowait);
+		goto out;
+	}
+
+	if (slow) {
+		req = adev_req_alloc(af, iocb, write);
+		if (IS_ERR(req))
+			return PTR_ERR(req);
+	}
+	ret = write ? fifo_write_sync(f, iter, true, aio) :
+		      fifo_read_sync(f, iter, true);
+	if (ret == -EAGAIN && aio && !nowait) {
+		if (!req) {
+			req = adev_req_alloc(af, iocb, write);
+			if (IS_ERR(req))
+				return PTR_ERR(req);
+		}
+		ret = fifo_queue_aio(f, req, iter);
+		if (ret != -EIOCBQUEUED)
+			adev_req_free(req);
+		return ret;
+	}
+	if (req && ret > 0) {
+		adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
+		adev_engine_submit(req, ret);
+		return -EIOCBQUEUED;
+	}
+	if (req)
+		adev_req_free(req);
+out:
+	if (ret > 0)
+		adev_stat_add(node, write ? ADEV_STAT_WRITES : ADEV_STAT_READS, 1);
+	return ret;
+}
+
+static ssize_t fifo_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return fifo_rw(iocb, to, false);
+}
+
+static ssize_t fifo_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return fifo_rw(iocb, from, true);
+}
+
+static __poll_t fifo_poll(struct file *file, poll_table *wait)
+{
+	struct adev_fifo *f = &adev_node_of(file)->fifo;
+	__poll_t mask = 0;
+	size_t len;
+
+	poll_wait(file, &f->rwait, wait);
+	poll_wait(file, &f->wwait, wait);
+	len = READ_ONCE(f->len);
+	if (len)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (fifo_writable(f, len))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	return mask;
+}
+
+static int fifo_fasync(int fd, struct file *file, int on)
+{
+	return fasync_helper(fd, file, on, &adev_node_of(file)->fifo.fasync);
+}
+
+static int fifo_open(struct inode *inode, struct file *file)
+{
+	int ret = adev_open_common(inode, file);
+
+	if (ret)
+		return ret;
+	return stream_open(inode, file);
+}
+
+static int fifo_release(struct inode *inode, struct file *file)
+{
+	fasync_helper(-1, file, 0, &adev_node_of(file)->fifo.fasync);
+	return adev_release_common(inode, file);
+}
+
+/* Producer: append one record, or count an overrun. Under f->lock. */
+static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
+{
+	struct adev_node *node = fifo_node(f);
+	struct asyncdev_record rec;
+	size_t old = f->len;
+	int i;
+
+	if (fifo_room(f) < sizeof(rec)) {
+		adev_stat_add(node, ADEV_STAT_PRODUCER_OVERRUNS, 1);
+		return;
+	}
+	rec.magic = ASYNCDEV_RECORD_MAGIC;
+	rec.size = sizeof(rec);
+	rec.seq = f->produce_seq++;
+	rec.timestamp_ns = ktime_get_ns();
+	for (i = 0; i < sizeof(rec.payload); i++)
+		rec.payload[i] = (u8)(rec.seq + i);
+	fifo_store(f, &rec, sizeof(rec));
+	fifo_changed(f, old, ev);
+	adev_stat_add(node, ADEV_STAT_PRODUCER_RECORDS, 1);
+}
+
+/* The producer's "interrupt": one record per period, periods missed included. */
+static enum hrtimer_restart fifo_producer_fn(struct hrtimer *timer)
+{
+	struct adev_fifo *f = container_of(timer, struct adev_fifo, producer);
+	struct fifo_events ev = {};
+	unsigned long flags;
+	u64 periods;
+	u32 hz;
+
+	spin_lock_irqsave(&f->lock, flags);
+	hz = f->produce_hz;
+	if (!hz) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		return HRTIMER_NORESTART;
+	}
+	periods = hrtimer_forward_now(timer, ns_to_ktime(NSEC_PER_SEC / hz));
+	for (periods = min_t(u64, periods, 64); periods; periods--)
+		fifo_produce(f, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+	return HRTIMER_RESTART;
+}
+
+/* Start, retune or stop the producer. Serialised by node->cfg_mutex. */
+void adev_fifo_set_produce_hz(struct adev_node *node, u32 hz)
+{
+	struct adev_fifo *f = &node->fifo;
+	unsigned long flags;
+	u32 old;
+
+	spin_lock_irqsave(&f->lock, flags);
+	old = f->produce_hz;
+	f->produce_hz = hz;
+	if (hz && !old)
+		f->produce_seq = 0;
+	spin_unlock_irqrestore(&f->lock, flags);
+
+	if (hz && !old)
+		hrtimer_start(&f->producer, ns_to_ktime(NSEC_PER_SEC / hz),
+			      HRTIMER_MODE_REL_SOFT);
+	else if (!hz && old)
+		hrtimer_cancel(&f->producer);
+}
+
+/* Discard the FIFO's contents. Requests waiting in it stay queued. */
+void adev_fifo_flush(struct adev_node *node)
+{
+	struct adev_fifo *f = &node->fifo;
+	struct fifo_events ev = {};
+	unsigned long flags;
+	size_t old;
+
+	mutex_lock(&f->read_mutex);
+	spin_lock_irqsave(&f->lock, flags);
+	old = f->len;
+	fifo_drop(f, old);
+	fifo_changed(f, old, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	mutex_unlock(&f->read_mutex);
+	fifo_fire(f, &ev);
+}
+
+size_t adev_fifo_level(struct adev_node *node)
+{
+	return READ_ONCE(node->fifo.len);
+}
+
+int adev_fifo_init(struct adev_node *node, size_t size)
+{
+	struct adev_fifo *f = &node->fifo;
+
+	f->buf = kvmalloc(size, GFP_KERNEL);
+	f->bounce = kmalloc(ADEV_ATOMIC_WRITE, GFP_KERNEL);
+	if (!f->buf || !f->bounce) {
+		kvfree(f->buf);
+		kfree(f->bounce);
+		return -ENOMEM;
+	}
+	f->size = size;
+	spin_lock_init(&f->lock);
+	mutex_init(&f->read_mutex);
+	INIT_LIST_HEAD(&f->readers);
+	INIT_LIST_HEAD(&f->writers);
+	init_waitqueue_head(&f->rwait);
+	init_waitqueue_head(&f->wwait);
+	INIT_WORK(&f->work, fifo_work_fn);
+	hrtimer_init(&f->producer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	f->producer.function = fifo_producer_fn;
+	return 0;
+}
+
+/* No file is open any more: stop the producer, then the work item. */
+void adev_fifo_exit(struct adev_node *node)
+{
+	struct adev_fifo *f = &node->fifo;
+
+	adev_fifo_set_produce_hz(node, 0);
+	cancel_work_sync(&f->work);
+	kvfree(f->buf);
+	kfree(f->bounce);
+}
+
+const struct file_operations adev_fifo_fops = {
+	.owner		= THIS_MODULE,
+	.open		= fifo_open,
+	.release	= fifo_release,
+	.read_iter	= fifo_read_iter,
+	.write_iter	= fifo_write_iter,
+	.poll		= fifo_poll,
+	.fasync		= fifo_fasync,
+	.unlocked_ioctl	= adev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};

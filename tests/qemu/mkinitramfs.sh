@@ -1,0 +1,52 @@
+#!/bin/bash
+# Build the guest initramfs: busybox-static, /init, the module, the guest
+# tests, tools and examples, fio, and every shared library ldd lists.
+# usage: mkinitramfs.sh OUT.cpio MODULE.ko USERBUILD_DIR
+set -euo pipefail
+out=$1 ko=$2 ub=$3
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/asyncdev-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,etc,lib/modules,opt/asyncdev/{bin,tests,tests/module}}
+
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/tests/qemu/init" "$root/init"
+cp "$top/tests/qemu/guest-suite.sh" "$top/tests/qemu/guest-demo.sh" "$root/opt/asyncdev/"
+cp "$ko" "$root/lib/modules/asyncdev.ko"
+printf 'root:x:0:0:root:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+
+bins=()
+add_bin() {	# add_bin FILE DESTDIR
+	cp "$1" "$root/$2/"
+	bins+=("$1")
+}
+# Guest test programs and scripts.
+while IFS= read -r f; do add_bin "$f" opt/asyncdev/tests; done < <(
+	find "$ub/tests/guest" -type f -perm -u+x -name 'guest_*' 2>/dev/null | sort)
+for f in "$top"/tests/guest/*.sh; do [ -e "$f" ] && cp "$f" "$root/opt/asyncdev/tests/"; done
+for f in "$top"/tests/guest/module/*.sh; do [ -e "$f" ] && cp "$f" "$root/opt/asyncdev/tests/module/"; done
+for f in "$top"/tests/guest/fio/*.fio; do [ -e "$f" ] && mkdir -p "$root/opt/asyncdev/fio" && cp "$f" "$root/opt/asyncdev/fio/"; done
+# Tools and examples.
+for d in "$ub/tools" "$ub/libasyncdev/examples"; do
+	[ -d "$d" ] || continue
+	while IFS= read -r f; do add_bin "$f" opt/asyncdev/bin; done < <(
+		find "$d" -maxdepth 1 -type f -perm -u+x ! -name '*.so*' | sort)
+done
+# Third-party programs the guest tests use.
+for p in fio; do
+	f=$(command -v "$p") || { echo "mkinitramfs: $p not installed (make deps)" >&2; exit 1; }
+	add_bin "$f" bin
+done
+
+# Shared libraries, at the paths ldd resolves them to.
+for lib in $(for b in "${bins[@]}"; do ldd "$b" 2>/dev/null | grep -o '/[^ ]*'; done | sort -u); do
+	[ -e "$root$lib" ] && continue
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "initramfs: $out ($(du -h "$out" | cut -f1), ${#bins[@]} programs)"
