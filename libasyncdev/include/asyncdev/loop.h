@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// asyncdev::Loop: the epoll event loop every completion is delivered on.
+#pragma once
+
+#include <asyncdev/fd.h>
+#include <asyncdev/function.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <sys/signalfd.h>
+#include <sys/types.h>
+
+namespace asyncdev {
+
+/// One epoll instance multiplexing fd readiness, signals (one signalfd),
+/// timers (timerfd, see Timer) and cross-thread posts (one eventfd).
+///
+/// Threading: a Loop belongs to the thread that constructs it (the "loop
+/// thread"); thread_id() is that thread's TID, the one SignalNotifier
+/// directs signals to. run(), run_once(), watch_fd(), watch_signal(), the
+/// Watch and Timer members and every I/O backend must be used on that
+/// thread only. post() and stop() may be called from any thread.
+///
+/// Callbacks: every callback of the library runs on the loop thread from
+/// inside run()/run_once(), never in signal context and never from inside
+/// the call that registered it. An exception thrown by a callback propagates
+/// out of run()/run_once(); the loop stays usable.
+///
+/// Lifetime: the Loop must outlive every Watch, Timer, SignalNotifier and
+/// I/O backend that uses it. Callbacks still posted when it is destroyed
+/// are destroyed without being run.
+class Loop {
+public:
+    using Callback = Function<void()>;
+    /// Receives the ready epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, ...).
+    using FdCallback = Function<void(std::uint32_t events)>;
+    /// Receives the signal's siginfo as read from the signalfd.
+    using SignalCallback = Function<void(const signalfd_siginfo& info)>;
+
+    /// RAII registration of an fd or signal callback; destroying or reset()
+    /// unregisters it, after which the callback is never called again
+    /// (a Watch may be reset from inside its own callback).
+    class Watch {
+    public:
+        Watch() noexcept = default;
+        Watch(Watch&& o) noexcept;
+        Watch& operator=(Watch&& o) noexcept;
+        ~Watch() { reset(); }
+        void reset() noexcept;
+        explicit operator bool() const noexcept { return loop_ != nullptr; }
+        /// Changes the epoll events of an fd watch (EPOLL_CTL_MOD).
+        void modify(std::uint32_t events);
+
+    private:
+        friend class Loop;
+        Watch(Loop* loop, std::uint64_t id) noexcept : loop_(loop), id_(id) {}
+        Loop* loop_ = nullptr;
+        std::uint64_t id_ = 0;
+    };
+
+    Loop();
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    /// Dispatches events until stop() is called; then clears the stop request.
+    void run();
+    /// Waits for events (forever) and dispatches one batch; returns the
+    /// number of callbacks run.
+    std::size_t run_once();
+    /// As run_once() but waits at most `timeout` (0 = poll, rounded up to ms).
+    std::size_t run_once(std::chrono::milliseconds timeout);
+    /// Makes run() return after its current batch. Thread-safe.
+    void stop() noexcept;
+
+    /// Queues `cb` to run on the loop thread in a later batch. Thread-safe;
+    /// the Loop owns `cb` from now on.
+    void post(Callback cb);
+
+    /// Calls `cb` whenever `fd` is ready for `events` (EPOLLIN, EPOLLOUT,
+    /// optionally EPOLLET/EPOLLONESHOT ...). One watch per fd; the fd stays
+    /// owned by the caller and must stay open while watched.
+    /// Throws std::system_error "epoll_ctl(EPOLL_CTL_ADD): ...".
+    [[nodiscard]] Watch watch_fd(int fd, std::uint32_t events, FdCallback cb);
+
+    /// Calls `cb` for every delivery of `signo` (several watches per signal
+    /// are allowed; all are called). The first watch of a signal blocks it
+    /// in the loop thread and adds it to the signalfd; removing the last one
+    /// consumes what is still pending of it and restores the previous mask.
+    /// REQUIREMENT: a process-directed signal (kill, sigqueue, POSIX AIO
+    /// SIGEV_SIGNAL) reaches the signalfd only if it is blocked in every
+    /// thread: block it before creating other threads, or in them. Signals
+    /// directed at the loop thread (SignalNotifier's F_SETOWN_EX) need no
+    /// such care.
+    [[nodiscard]] Watch watch_signal(int signo, SignalCallback cb);
+
+    pid_t thread_id() const noexcept { return tid_; }
+    bool in_loop_thread() const noexcept;
+
+private:
+    struct FdEntry;
+    struct SignalEntry;
+    struct SignalState {
+        std::vector<std::pair<std::uint64_t, std::shared_ptr<SignalEntry>>> watches;
+        bool was_blocked = false; // blocked in the loop thread before us
+    };
+
+    void remove(std::uint64_t id) noexcept;
+    void modify(std::uint64_t id, std::uint32_t events);
+    void update_signalfd();
+    std::size_t dispatch_posted();
+    std::size_t dispatch_signals();
+    std::size_t wait_and_dispatch(int timeout_ms);
+
+    pid_t tid_;
+    UniqueFd epfd_;
+    UniqueFd wakefd_;
+    UniqueFd sigfd_;
+    std::atomic<bool> stop_{false};
+    std::uint64_t next_id_ = 16; // ids below are internal (wakeup, signalfd)
+
+    std::mutex post_mu_;
+    std::vector<Callback> posted_;
+
+    std::unordered_map<std::uint64_t, std::shared_ptr<FdEntry>> fds_;
+    std::unordered_map<std::uint64_t, int> signal_ids_; // watch id -> signo
+    std::map<int, SignalState> signals_;
+};
+
+/// A timerfd (CLOCK_MONOTONIC) registered with a Loop. The callback gets
+/// the number of expirations since the last call. Stopped on destruction,
+/// which may happen inside its own callback. Movable.
+class Timer {
+public:
+    using Callback = Function<void(std::uint64_t expirations)>;
+    /// The Timer owns `cb` until destroyed. Starts disarmed.
+    Timer(Loop& loop, Callback cb);
+    /// Arms the timer: first expiry after `first` (> 0), then every
+    /// `interval` if non-zero. Re-arming replaces the previous setting.
+    void start(std::chrono::nanoseconds first,
+               std::chrono::nanoseconds interval = std::chrono::nanoseconds::zero());
+    void stop();
+
+private:
+    UniqueFd fd_;
+    Loop::Watch watch_; // declared last: unregistered before fd_ closes
+};
+
+} // namespace asyncdev

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// asyncdev::SignalNotifier: signal-driven I/O (O_ASYNC + F_SETSIG) on a Loop.
+#pragma once
+
+#include <asyncdev/function.h>
+#include <asyncdev/loop.h>
+
+#include <cstdint>
+#include <memory>
+
+namespace asyncdev {
+
+/// Signal-driven readiness notification for any fd whose driver implements
+/// fasync: pipes, sockets, ttys, /dev/asyncdev.
+///
+/// add() sets, on the fd, F_SETOWN_EX(F_OWNER_TID = loop.thread_id()),
+/// F_SETSIG(signal()) and O_ASYNC. The kernel then queues one real-time
+/// signal per readiness change, carrying si_fd and si_band; the Loop reads
+/// it from its signalfd (the signal is blocked in the loop thread, and
+/// because it is directed at that thread no other thread needs to block
+/// it) and the notifier calls the fd's callback with the poll bits of
+/// si_band, on the loop thread.
+///
+/// Queue overflow: when RLIMIT_SIGPENDING is reached the kernel drops the
+/// real-time signal and sends a plain SIGIO without si_fd instead. On SIGIO
+/// the notifier poll()s every registered fd and calls the callbacks of the
+/// ready ones, so no readiness is lost (overflows() counts these rescans).
+/// SIGIO is therefore also watched (and blocked in the loop thread).
+///
+/// Like all signal-driven I/O this is edge-style: a callback should consume
+/// until EAGAIN. Spurious calls are possible (after a rescan, or a stale
+/// signal for an fd number that was removed and reused).
+///
+/// Restoration: remove() and the destructor put back the fd's previous
+/// O_ASYNC flag, owner (F_GETOWN_EX) and F_SETSIG signal; the Loop restores
+/// the loop thread's signal mask when the last watch of a signal goes.
+/// The signal dispositions are never changed.
+class SignalNotifier {
+public:
+    /// Receives the ready poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR ...),
+    /// already filtered to the events asked for plus POLLHUP/POLLERR.
+    using Callback = Function<void(short revents)>;
+
+    /// signo: the real-time signal to use; 0 means SIGRTMIN + 1.
+    /// Must be constructed on the loop thread.
+    explicit SignalNotifier(Loop& loop, int signo = 0);
+    ~SignalNotifier();
+    SignalNotifier(const SignalNotifier&) = delete;
+    SignalNotifier& operator=(const SignalNotifier&) = delete;
+
+    /// Starts notifications for `fd` (not owned; must stay open until
+    /// remove() or destruction) with interest `events` (POLLIN and/or
+    /// POLLOUT). The notifier owns `cb` until remove(). If the fd is
+    /// already ready, the callback runs in a later loop batch (signals are
+    /// only raised on changes). Throws std::system_error naming the fcntl
+    /// that failed (the fd is then left as it was), or EEXIST if `fd` is
+    /// already registered.
+    void add(int fd, short events, Callback cb);
+    /// Stops notifications for `fd` and restores its flags; no-op if unknown.
+    void remove(int fd) noexcept;
+
+    int signal() const noexcept;
+    /// Number of SIGIO fallbacks (rescans) handled so far.
+    std::uint64_t overflows() const noexcept;
+
+private:
+    struct State;
+    std::shared_ptr<State> state_;
+    Loop::Watch rt_watch_;
+    Loop::Watch sigio_watch_;
+};
+
+} // namespace asyncdev

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// asyncdev::Uring: io_uring (liburing) backend.
+#pragma once
+
+#include <asyncdev/io_engine.h>
+#include <asyncdev/loop.h>
+
+#include <memory>
+
+namespace asyncdev {
+
+/// An io_uring of `depth` submission entries whose completions are
+/// signalled through an eventfd registered with io_uring_register_eventfd
+/// and watched by the Loop. Follows the IoEngine contract (io_engine.h):
+/// one io_uring_submit for everything prepared, at most `depth` requests in
+/// the kernel (the rest wait in a userspace backlog), cancellation with
+/// IORING_OP_ASYNC_CANCEL, and an orderly drain in the destructor (cancel
+/// everything, wait for every CQE, then io_uring_queue_exit).
+///
+/// Unlike libaio, io_uring completes reads on pipes, sockets and an empty
+/// /dev/asyncdev asynchronously (it polls internally), and such waits can
+/// be cancelled.
+///
+/// Constructed and used on the loop thread; the Loop must outlive it.
+class Uring final : public IoEngine {
+public:
+    /// Throws std::system_error "io_uring_queue_init: ..." etc.
+    explicit Uring(Loop& loop, unsigned depth = 128);
+    ~Uring() override;
+    Uring(const Uring&) = delete;
+    Uring& operator=(const Uring&) = delete;
+
+    RequestId read(int fd, std::span<std::byte> buf, std::uint64_t offset,
+                   Completion done) override;
+    RequestId write(int fd, std::span<const std::byte> buf, std::uint64_t offset,
+                    Completion done) override;
+    RequestId readv(int fd, std::span<const iovec> iov, std::uint64_t offset,
+                    Completion done) override;
+    RequestId writev(int fd, std::span<const iovec> iov, std::uint64_t offset,
+                     Completion done) override;
+    std::size_t submit() override;
+    bool cancel(RequestId id) override;
+    void abandon(RequestId id) noexcept override;
+    std::size_t depth() const noexcept override;
+    std::size_t in_flight() const noexcept override;
+    std::size_t queued() const noexcept override;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace asyncdev

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// Private: request bookkeeping shared by AioContext, Uring and PosixAio.
+#pragma once
+
+#include <asyncdev/fd.h>
+#include <asyncdev/io_engine.h>
+#include <asyncdev/loop.h>
+
+#include <deque>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include <aio.h>
+#include <libaio.h>
+
+namespace asyncdev::detail {
+
+/// One request. Lives in EngineCore::requests_ (stable address) from
+/// preparation until its callback has been taken, so the iocb/aiocb in it
+/// stays valid while the kernel or the C library may touch it.
+struct Request {
+    enum class Op { read, write, readv, writev };
+    enum class State {
+        prepared,  ///< in prepared_, waits for submit()
+        queued,    ///< in backlog_, waits for a free slot
+        in_kernel, ///< owned by the kernel / C library
+        done,      ///< in completed_, callback not yet run
+    };
+
+    RequestId id = 0;
+    Op op = Op::read;
+    State state = State::prepared;
+    int fd = -1;
+    std::uint64_t offset = 0;
+    void* buf = nullptr;
+    std::size_t len = 0;
+    std::vector<iovec> iov;
+    Completion done;
+    ssize_t res = 0;
+    union {
+        struct iocb iocb;   // AioContext
+        struct aiocb aiocb; // PosixAio
+    } u{};
+};
+
+/// State machine and queues; the backends implement the kernel hooks.
+/// All members run on the loop thread.
+class EngineCore {
+public:
+    EngineCore(Loop& loop, std::size_t depth);
+    virtual ~EngineCore() = default; // derived destructors call drain()
+
+    RequestId prepare(Request::Op op, int fd, void* buf, std::size_t len,
+                      std::span<const iovec> iov, std::uint64_t offset, Completion done);
+    std::size_t submit();
+    bool cancel(RequestId id);
+    void abandon(RequestId id) noexcept;
+
+    std::size_t depth() const noexcept { return depth_; }
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    std::size_t queued() const noexcept { return prepared_.size() + backlog_.size(); }
+
+protected:
+    /// Hands `batch` (all State::queued) to the kernel. For each request
+    /// call mark_in_kernel() or fail() or leave it queued (retried later,
+    /// in order, when a completion frees resources).
+    virtual void kernel_submit(std::span<Request* const> batch) = 0;
+    /// Best-effort cancellation of an in-kernel request.
+    virtual void kernel_cancel(Request& r) noexcept = 0;
+    /// Collects finished requests and calls complete() for each;
+    /// with wait, blocks until at least one completion has been collected.
+    virtual void reap(bool wait) = 0;
+
+    void mark_in_kernel(Request& r) noexcept;
+    /// The kernel finished request `id` (unknown ids are ignored).
+    void complete(RequestId id, ssize_t res) noexcept;
+    /// Completes a request that never reached the kernel.
+    void fail(Request& r, ssize_t res);
+    Request* find(RequestId id) noexcept;
+    std::vector<Request*> in_kernel_requests();
+    /// Reap, refill and run callbacks; the loop-side entry point.
+    void process();
+    /// Destructor helper: cancel everything, wait for the kernel, drop all.
+    void drain() noexcept;
+    /// Arms the wakeup so process() runs in a later loop batch.
+    void kick() noexcept;
+    int wake_fd() const noexcept { return wakefd_.get(); }
+    /// Called on wakeup: the backend's own notification fd shares wakefd_.
+    Loop& loop_;
+
+private:
+    void fill();
+    void dispatch();
+
+    std::size_t depth_;
+    std::size_t in_flight_ = 0;
+    RequestId next_id_ = 1;
+    std::unordered_map<RequestId, std::unique_ptr<Request>> requests_;
+    std::vector<RequestId> prepared_;
+    std::deque<RequestId> backlog_;
+    std::deque<RequestId> completed_;
+    UniqueFd wakefd_;
+    Loop::Watch watch_;
+};
+
+} // namespace asyncdev::detail
