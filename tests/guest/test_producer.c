@@ -1,0 +1,277 @@
+/*
+ * The producer of /dev/asyncdev: records appended at produce_hz, their
+ * layout, sequence and timestamps, the rate, stopping, overruns on a full
+ * FIFO, and the produce_hz sysfs attribute.
+ */
+#include "guest.h"
+
+#include <poll.h>
+
+#define REC		sizeof(struct asyncdev_record)
+#define SYSFS_FIFO	"/sys/class/misc/asyncdev/"
+#define SYSFS_MEM	"/sys/class/misc/asyncmem/"
+
+/*
+ * Check one record; *@seq is the expected sequence number, advanced. It was
+ * appended at most @max_age_ns ago.
+ */
+static void check_record_age(const struct asyncdev_record *r, uint64_t *seq,
+			     uint64_t *last_ts, uint64_t max_age_ns)
+{
+	uint64_t now = now_ns();
+
+	assert_int_equal(r->magic, ASYNCDEV_RECORD_MAGIC);
+	assert_int_equal(r->size, REC);
+	assert_int_equal(r->seq, *seq);
+	for (size_t i = 0; i < sizeof(r->payload); i++)
+		if (r->payload[i] != (uint8_t)(r->seq + i))
+			fail_msg("record %llu: payload[%zu] = %u, want %u",
+				 (unsigned long long)r->seq, i, r->payload[i],
+				 (uint8_t)(r->seq + i));
+	assert_true(r->timestamp_ns >= *last_ts);
+	assert_true(r->timestamp_ns <= now);
+	assert_true(now - r->timestamp_ns < max_age_ns);
+	*last_ts = r->timestamp_ns;
+	(*seq)++;
+}
+
+/* A record read as it arrives: appended less than 1 s ago. */
+static void check_record(const struct asyncdev_record *r, uint64_t *seq,
+			 uint64_t *last_ts)
+{
+	check_record_age(r, seq, last_ts, 1000000000u);
+}
+
+/*
+ * Read and check records from @fd (O_NONBLOCK) until @until_ns; returns
+ * the number read.
+ */
+static uint64_t read_records(int fd, uint64_t until_ns, uint64_t *seq,
+			     uint64_t *last_ts)
+{
+	static unsigned char buf[64 * REC];
+	static size_t have;	/* a partial record carried over */
+	uint64_t n = 0;
+
+	while (now_ns() < until_ns) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left_ms = (int)((until_ns - now_ns()) / 1000000) + 1;
+		ssize_t r;
+
+		if (poll(&p, 1, left_ms) <= 0)
+			continue;
+		r = read(fd, buf + have, sizeof(buf) - have);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		assert_true(r > 0);
+		have += (size_t)r;
+		size_t off = 0;
+
+		for (; have - off >= REC; off += REC, n++) {
+			struct asyncdev_record rec;
+
+			memcpy(&rec, buf + off, REC);
+			check_record(&rec, seq, last_ts);
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	assert_int_equal(have, 0);	/* records are appended whole */
+	return n;
+}
+
+static void test_records_rate_and_stop(void **state)
+{
+	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	uint64_t seq = 0, last_ts = 0, n, t0, dt, produced;
+	struct asyncdev_stats s;
+	char b[REC];
+	double hz;
+
+	(void)state;
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_RESET_STATS), 0);
+	t0 = now_ns();
+	node_config(fd, 0, 0, 1, 200);
+	n = read_records(fd, t0 + 1000000000u, &seq, &last_ts);
+	dt = now_ns() - t0;
+	hz = (double)n * 1e9 / (double)dt;
+	printf("# producer at 200 Hz: %llu records in %.3f s = %.1f/s\n",
+	       (unsigned long long)n, (double)dt / 1e9, hz);
+	assert_true(hz >= 100.0 && hz <= 300.0);
+
+	/* Stop, then take what was appended before the stop. */
+	node_config(fd, 0, 0, 1, 0);
+	n += read_records(fd, now_ns() + 20000000u, &seq, &last_ts);
+	s = node_stats(fd);
+	produced = s.producer_records;
+	assert_int_equal(produced, n);
+	assert_int_equal(s.producer_overruns, 0);
+	assert_int_equal(s.fifo_level, 0);
+
+	/* Nothing more arrives. */
+	sleep_ms(100);
+	s = node_stats(fd);
+	assert_int_equal(s.producer_records, produced);
+	assert_int_equal(s.fifo_level, 0);
+	errno = 0;
+	assert_int_equal(read(fd, b, sizeof(b)), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(fd);
+}
+
+static void test_restart_resets_seq(void **state)
+{
+	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	uint64_t seq = 0, last_ts = 0, n;
+
+	(void)state;
+	node_config(fd, 0, 0, 1, 1000);
+	n = read_records(fd, now_ns() + 100000000u, &seq, &last_ts);
+	assert_true(n > 0);
+	/* Retuning a running producer keeps the sequence. */
+	node_config(fd, 0, 0, 1, 500);
+	n = read_records(fd, now_ns() + 100000000u, &seq, &last_ts);
+	assert_true(n > 0);
+	/* Stopped and started again: it starts over at 0. */
+	node_config(fd, 0, 0, 1, 0);
+	read_records(fd, now_ns() + 20000000u, &seq, &last_ts);
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_FLUSH), 0);
+	node_config(fd, 0, 0, 1, 1000);
+	seq = 0;
+	n = read_records(fd, now_ns() + 100000000u, &seq, &last_ts);
+	assert_true(n > 0);
+	device_reset();
+	close(fd);
+}
+
+static void test_overruns_on_full_fifo(void **state)
+{
+	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	struct asyncdev_stats s, s2;
+	struct asyncdev_record rec;
+	uint64_t seq = 0, last_ts = 0;
+
+	(void)state;
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_RESET_STATS), 0);
+	node_config(fd, 0, 0, 1, 20000);
+	sleep_ms(1000);
+	s = node_stats(fd);
+	printf("# producer at 20000 Hz, no reader, 1 s: %llu records, %llu overruns, "
+	       "level %llu\n", (unsigned long long)s.producer_records,
+	       (unsigned long long)s.producer_overruns,
+	       (unsigned long long)s.fifo_level);
+	assert_true(s.fifo_level <= FIFO_BYTES);
+	assert_true(s.fifo_level > FIFO_BYTES - REC);	/* full */
+	assert_int_equal(s.fifo_level, s.producer_records * REC);
+	assert_true(s.producer_overruns > 0);
+	/* Loosely at rate: 25% of 20000 periods were counted at least. */
+	assert_true(s.producer_records + s.producer_overruns >= 5000);
+	assert_true(s.fifo_high_water <= FIFO_BYTES);
+
+	node_config(fd, 0, 0, 1, 0);
+	s = node_stats(fd);
+	sleep_ms(50);
+	s2 = node_stats(fd);
+	assert_int_equal(s2.producer_records, s.producer_records);
+	assert_int_equal(s2.producer_overruns, s.producer_overruns);
+	/* The stored records are intact, in order from 0 (and old by now). */
+	for (uint64_t i = 0; i < s.producer_records; i++) {
+		assert_int_equal(read(fd, &rec, REC), REC);
+		check_record_age(&rec, &seq, &last_ts, 10000000000ull);
+	}
+	assert_int_equal(node_stats(fd).fifo_level, 0);
+	close(fd);
+}
+
+static ssize_t sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	r = write(fd, val, strlen(val));
+	if (r < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	} else {
+		close(fd);
+	}
+	return r;
+}
+
+static unsigned long long sysfs_read_ull(const char *path)
+{
+	char buf[64] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(r > 0);
+	assert_int_equal(buf[r - 1], '\n');
+	return strtoull(buf, NULL, 10);
+}
+
+static void test_sysfs_produce_hz(void **state)
+{
+	char big[32];
+	struct asyncdev_config c;
+	int fd = open_node(FIFO_PATH, O_RDWR);
+
+	(void)state;
+	assert_int_equal(sysfs_read_ull(SYSFS_FIFO "produce_hz"), 0);
+	node_config(fd, 0, 0, 1, 200);
+	assert_int_equal(sysfs_read_ull(SYSFS_FIFO "produce_hz"), 200);
+
+	errno = 0;
+	assert_int_equal(sysfs_write(SYSFS_FIFO "produce_hz", "abc"), -1);
+	assert_int_equal(errno, EINVAL);
+	snprintf(big, sizeof(big), "%u", ASYNCDEV_MAX_PRODUCE_HZ + 1);
+	errno = 0;
+	assert_int_equal(sysfs_write(SYSFS_FIFO "produce_hz", big), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(sysfs_write(SYSFS_FIFO "produce_hz", "4294967296"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sysfs_read_ull(SYSFS_FIFO "produce_hz"), 200);
+
+	/* A valid value is applied. */
+	assert_int_equal(sysfs_write(SYSFS_FIFO "produce_hz", "50\n"), 3);
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_GET_CONFIG, &c), 0);
+	assert_int_equal(c.produce_hz, 50);
+	assert_int_equal(sysfs_write(SYSFS_FIFO "produce_hz", "0"), 1);
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_GET_CONFIG, &c), 0);
+	assert_int_equal(c.produce_hz, 0);
+
+	/* The memory node has no producer. */
+	errno = 0;
+	assert_int_equal(access(SYSFS_MEM "produce_hz", F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(SYSFS_MEM "channels", F_OK), 0);
+	device_reset();
+	close(fd);
+}
+
+static int teardown_reset(void **state)
+{
+	(void)state;
+	device_reset();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_records_rate_and_stop, setup_reset),
+		cmocka_unit_test_setup(test_restart_resets_seq, setup_reset),
+		cmocka_unit_test_setup(test_overruns_on_full_fifo, setup_reset),
+		cmocka_unit_test_setup(test_sysfs_produce_hz, setup_reset),
+	};
+
+	return cmocka_run_group_tests_name("producer", tests, NULL, teardown_reset);
+}
