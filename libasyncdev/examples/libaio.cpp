@@ -43,7 +43,8 @@ int main(int argc, char** argv)
                 if (--pending == 0)
                     loop.stop();
             });
-        std::printf("submitted %zu now, %zu queued\n", aio.submit(), aio.queued());
+        const std::size_t now = aio.submit();
+        std::printf("submitted %zu now, %zu queued\n", now, aio.queued());
         loop.run();
 
         ok &= in == out;
