@@ -40,7 +40,8 @@ module:
 
 user:
 	cmake -S $(TOP) -B $(BUILD)/user -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) -DASYNCDEV_SANITIZE=OFF \
+		-DASYNCDEV_GUEST_TESTS=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/user -j$(JOBS)
 
 install: user

@@ -83,7 +83,7 @@ static int adev_set_fault(struct adev_node *node,
 		break;
 	case ASYNCDEV_FAULT_NEXT:
 	case ASYNCDEV_FAULT_EVERY:
-		if (!fault->count || !fault->error || fault->error >= MAX_ERRNO)
+		if (!fault->count || !fault->error || fault->error > MAX_ERRNO)
 			return -EINVAL;
 		break;
 	default:

@@ -165,8 +165,10 @@ int adev_engine_cancel(struct kiocb *iocb)
 	if (waiting)
 		list_del_init(&req->list);
 	spin_unlock_irqrestore(&e->lock, flags);
-	if (waiting)
+	if (waiting) {
+		req->cancelled = true;
 		adev_req_complete_now(req, req->res);
+	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/asyncdev-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+chmod 755 "$root"	# mktemp made it 0700: unprivileged tests need /
 mkdir -p "$root"/{bin,sbin,etc,lib/modules,opt/asyncdev/{bin,tests,tests/module}}
 
 cp /bin/busybox "$root/bin/busybox"
