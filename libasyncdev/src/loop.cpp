@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -19,6 +20,27 @@ namespace {
 constexpr std::uint64_t wake_id = 1;
 constexpr std::uint64_t signal_id = 2;
 constexpr int max_events = 64;
+
+// Loop thread per watched signal, for forward_handler. Global because
+// dispositions are process-wide.
+std::atomic<pid_t> forward_tid[_NSIG];
+
+// Runs only in a thread that does not block the signal (the loop thread
+// does), e.g. glibc's SIGEV_THREAD threads, which unblock everything. It
+// re-queues the signal to the loop thread instead of letting the default
+// action kill the process. Async-signal-safe: one syscall.
+void forward_handler(int signo, siginfo_t* info, void*)
+{
+    const int saved_errno = errno;
+    const pid_t tid = forward_tid[signo].load(std::memory_order_relaxed);
+    if (tid > 0) {
+        siginfo_t copy = *info;
+        if (copy.si_code >= 0)
+            copy.si_code = SI_QUEUE; // the kernel refuses to forge kernel codes
+        (void)::syscall(SYS_rt_tgsigqueueinfo, ::getpid(), tid, signo, &copy);
+    }
+    errno = saved_errno;
+}
 } // namespace
 
 struct Loop::FdEntry {
@@ -137,19 +159,23 @@ void Loop::remove(std::uint64_t id) noexcept
     if (!st.watches.empty())
         return;
     const bool was_blocked = st.was_blocked;
+    const struct sigaction old_action = st.old_action;
     signals_.erase(signo);
     update_signalfd();
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
     if (!was_blocked) {
         // Consume what is still pending of it before unblocking, or the
         // default action (terminate, for SIGIO and real-time signals) runs.
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, signo);
         const timespec zero = {0, 0};
         while (::sigtimedwait(&one, nullptr, &zero) == signo) {
         }
-        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
     }
+    ::sigaction(signo, &old_action, nullptr);
+    forward_tid[signo].store(0, std::memory_order_relaxed);
+    if (!was_blocked)
+        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
 }
 
 // ---- signals ----
@@ -166,6 +192,12 @@ Loop::Watch Loop::watch_signal(int signo, SignalCallback cb)
     if (fresh) {
         pthread_sigmask(SIG_BLOCK, &one, &old);
         it->second.was_blocked = sigismember(&old, signo) == 1;
+        forward_tid[signo].store(tid_, std::memory_order_relaxed);
+        struct sigaction sa{};
+        sa.sa_sigaction = forward_handler;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigfillset(&sa.sa_mask);
+        ::sigaction(signo, &sa, &it->second.old_action);
     }
     it->second.watches.emplace_back(id, std::make_shared<SignalEntry>(SignalEntry{std::move(cb)}));
     signal_ids_.emplace(id, signo);

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <csignal>
+
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
@@ -94,13 +96,19 @@ public:
 
     /// Calls `cb` for every delivery of `signo` (several watches per signal
     /// are allowed; all are called). The first watch of a signal blocks it
-    /// in the loop thread and adds it to the signalfd; removing the last one
-    /// consumes what is still pending of it and restores the previous mask.
-    /// REQUIREMENT: a process-directed signal (kill, sigqueue, POSIX AIO
-    /// SIGEV_SIGNAL) reaches the signalfd only if it is blocked in every
-    /// thread: block it before creating other threads, or in them. Signals
-    /// directed at the loop thread (SignalNotifier's F_SETOWN_EX) need no
-    /// such care.
+    /// in the loop thread, adds it to the signalfd and installs an
+    /// SA_SIGINFO handler that, should the signal land in another thread
+    /// that does not block it, re-queues it to the loop thread
+    /// (rt_tgsigqueueinfo) instead of letting the default action run.
+    /// Removing the last watch consumes what is still pending of the signal
+    /// and restores the previous disposition and mask.
+    /// REQUIREMENT: block process-directed signals (kill, sigqueue, POSIX
+    /// AIO SIGEV_SIGNAL) in every thread (create threads after the watch,
+    /// or block them there): the forwarding handler is a safety net whose
+    /// forwarded copy loses a kernel si_code and counts twice against
+    /// RLIMIT_SIGPENDING. Signals directed at the loop thread
+    /// (SignalNotifier's F_SETOWN_EX) need no such care. One Loop per
+    /// signal at a time: dispositions are process-wide.
     [[nodiscard]] Watch watch_signal(int signo, SignalCallback cb);
 
     pid_t thread_id() const noexcept { return tid_; }
@@ -111,7 +119,8 @@ private:
     struct SignalEntry;
     struct SignalState {
         std::vector<std::pair<std::uint64_t, std::shared_ptr<SignalEntry>>> watches;
-        bool was_blocked = false; // blocked in the loop thread before us
+        bool was_blocked = false;        // blocked in the loop thread before us
+        struct sigaction old_action {};  // disposition before us
     };
 
     void remove(std::uint64_t id) noexcept;
