@@ -150,4 +150,12 @@ static inline int setup_reset(void **state)
 	return 0;
 }
 
+/* Leave defaults behind for the test programs that run after this one. */
+static inline int teardown_reset(void **state)
+{
+	(void)state;
+	device_reset();
+	return 0;
+}
+
 #endif

@@ -519,13 +519,6 @@ static void test_produce_hz_einval(void **state)
 	close(fd);
 }
 
-static int teardown_reset(void **state)
-{
-	(void)state;
-	device_reset();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

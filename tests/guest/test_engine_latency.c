@@ -280,13 +280,6 @@ static void test_io_destroy_with_queued_requests_is_prompt(void **state)
 	close(fd);
 }
 
-static int teardown_reset(void **state)
-{
-	(void)state;
-	device_reset();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

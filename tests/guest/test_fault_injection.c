@@ -338,13 +338,6 @@ static void test_error_range_ends_accepted(void **state)
 	close(fd);
 }
 
-static int teardown_reset(void **state)
-{
-	(void)state;
-	device_reset();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

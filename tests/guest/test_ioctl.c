@@ -569,13 +569,6 @@ static void test_sysfs_stats_match_get_stats(void **state)
 	close(fifo);
 }
 
-static int teardown_reset(void **state)
-{
-	(void)state;
-	device_reset();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

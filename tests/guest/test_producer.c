@@ -257,13 +257,6 @@ static void test_sysfs_produce_hz(void **state)
 	close(fd);
 }
 
-static int teardown_reset(void **state)
-{
-	(void)state;
-	device_reset();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
