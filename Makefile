@@ -5,6 +5,7 @@
 #   make check       every test: lint, host tests (ASan/UBSan, valgrind),
 #                    the guest suite under QEMU
 #   make qemu-shell  interactive guest with the module loaded
+#   make bench       performance against pipe and null_blk (build/bench/)
 #   make deps        install the Debian packages the project needs (root)
 #
 # The kernel is the newest one with both /boot/vmlinuz-<ver> and headers
@@ -27,12 +28,12 @@ DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	python3 xz-utils
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \
-	check-build lint demo qemu-shell install clean help
+	check-build lint demo bench qemu-shell install clean help
 
 all: module user
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "No kernel headers with a matching /boot/vmlinuz found: run 'make deps' (or set KDIR=)"; exit 1; }
@@ -96,6 +97,11 @@ check: ensure-deps
 demo: ensure-deps
 	$(MAKE) --no-print-directory all
 	GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
+
+# Performance against the kernel's own peers, one guest boot (build/bench/).
+bench: ensure-deps
+	$(MAKE) --no-print-directory all
+	KVER=$(KVER) BUILD=$(BUILD) $(TOP)/tests/bench/run.sh
 
 qemu-shell: all
 	KVER=$(KVER) $(TOP)/tests/qemu/run.sh shell
