@@ -86,8 +86,9 @@ protected:
     void drain() noexcept;
     /// Arms the wakeup so process() runs in a later loop batch.
     void kick() noexcept;
+    /// The eventfd the loop watches; libaio (io_set_eventfd) and io_uring
+    /// (io_uring_register_eventfd) signal their completions on it too.
     int wake_fd() const noexcept { return wakefd_.get(); }
-    /// Called on wakeup: the backend's own notification fd shares wakefd_.
     Loop& loop_;
 
 private:

@@ -33,8 +33,9 @@ namespace asyncdev {
 ///
 /// Restoration: remove() and the destructor put back the fd's previous
 /// O_ASYNC flag, owner (F_GETOWN_EX) and F_SETSIG signal; the Loop restores
-/// the loop thread's signal mask when the last watch of a signal goes.
-/// The signal dispositions are never changed.
+/// the loop thread's signal mask and the signals' previous dispositions
+/// (it installs a forwarding SA_SIGINFO handler while watching, see
+/// Loop::watch_signal) when the last watch of a signal goes.
 class SignalNotifier {
 public:
     /// Receives the ready poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR ...),

@@ -91,13 +91,17 @@ public:
 
     Task() noexcept = default;
     explicit Task(handle_type h) noexcept : h_(h) {}
-    Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Task(Task&& o) noexcept
+        : h_(std::exchange(o.h_, {})), started_(std::exchange(o.started_, false))
+    {
+    }
     Task& operator=(Task&& o) noexcept
     {
         if (this != &o) {
             if (h_)
                 h_.destroy();
             h_ = std::exchange(o.h_, {});
+            started_ = std::exchange(o.started_, false);
         }
         return *this;
     }
