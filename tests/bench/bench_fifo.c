@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * FIFO micro-benchmarks against a pipe, one process (run in the guest by
+ * tests/bench/guest-bench.sh).
+ *
+ *   bench_fifo rt    DEV|pipe SECONDS [BYTES]
+ *	P1: write BYTES (default 4096) then read them back, as many round
+ *	trips as fit in SECONDS. Prints "ops=N secs=S ops_per_s=R".
+ *   bench_fifo sigio DEV|pipe ITERATIONS
+ *	P5: O_ASYNC + F_SETOWN(self) + F_SETSIG(SIGRTMIN) on the read side;
+ *	time from just before write(64 bytes) until sigwaitinfo() returned
+ *	the real-time signal, then drain. Prints "n=N p50_ns=.. p99_ns=..
+ *	mean_ns=.. min_ns=.. max_ns=..".
+ *
+ *   bench_fifo sleep NANOSECONDS ITERATIONS
+ *	Diagnostic for P3: how long a relative clock_nanosleep of NANOSECONDS
+ *	really takes here (hrtimer expiry + wakeup). Same output as sigio.
+ *
+ * DEV is a path such as /dev/asyncdev (opened O_RDWR, both ends on one
+ * file); "pipe" uses pipe2().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_fifo: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* rfd/wfd: the read and write ends. */
+static void open_ends(const char *what, int *rfd, int *wfd)
+{
+	int p[2];
+
+	if (!strcmp(what, "pipe")) {
+		if (pipe2(p, O_CLOEXEC))
+			die("pipe2");
+		*rfd = p[0];
+		*wfd = p[1];
+		return;
+	}
+	*rfd = *wfd = open(what, O_RDWR | O_CLOEXEC);
+	if (*rfd < 0)
+		die(what);
+}
+
+static ssize_t full_io(int fd, char *buf, size_t n, int wr)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = wr ? write(fd, buf + done, n - done) :
+				 read(fd, buf + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die(wr ? "write" : "read");
+		done += r;
+	}
+	return done;
+}
+
+static int cmd_rt(const char *what, double secs, size_t bytes)
+{
+	static char buf[1 << 16];
+	int rfd, wfd;
+	uint64_t ops = 0, t0, t1, deadline;
+
+	if (bytes > sizeof(buf))
+		bytes = sizeof(buf);
+	memset(buf, 0x5a, sizeof(buf));
+	open_ends(what, &rfd, &wfd);
+	/* Warm up, then check the clock every 256 round trips. */
+	for (int i = 0; i < 1000; i++) {
+		full_io(wfd, buf, bytes, 1);
+		full_io(rfd, buf, bytes, 0);
+	}
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(secs * 1e9);
+	do {
+		for (int i = 0; i < 256; i++) {
+			full_io(wfd, buf, bytes, 1);
+			full_io(rfd, buf, bytes, 0);
+		}
+		ops += 256;
+		t1 = now_ns();
+	} while (t1 < deadline);
+	printf("ops=%llu secs=%.3f ops_per_s=%.1f\n", (unsigned long long)ops,
+	       (t1 - t0) / 1e9, ops * 1e9 / (t1 - t0));
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_sigio(const char *what, long iters)
+{
+	char buf[4096];
+	int rfd, wfd, sig = SIGRTMIN;
+	sigset_t set;
+	siginfo_t si;
+	uint64_t *lat, sum = 0;
+	long warm = iters / 10 + 100;
+
+	lat = calloc(iters, sizeof(*lat));
+	if (!lat)
+		die("calloc");
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+	open_ends(what, &rfd, &wfd);
+	if (fcntl(rfd, F_SETOWN, getpid()) || fcntl(rfd, F_SETSIG, sig) ||
+	    fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_ASYNC | O_NONBLOCK))
+		die("fcntl");
+	memset(buf, 0x33, sizeof(buf));
+	for (long i = -warm; i < iters; i++) {
+		uint64_t t0 = now_ns(), t1;
+
+		if (write(wfd, buf, 64) != 64)
+			die("write");
+		do {
+			if (sigwaitinfo(&set, &si) < 0 && errno != EINTR)
+				die("sigwaitinfo");
+		} while (si.si_signo != sig);
+		t1 = now_ns();
+		if (si.si_fd != rfd || si.si_code != POLL_IN) {
+			fprintf(stderr, "bench_fifo: unexpected siginfo fd=%d code=%d\n",
+				si.si_fd, si.si_code);
+			return 2;
+		}
+		if (i >= 0)
+			lat[i] = t1 - t0;
+		while (read(rfd, buf, sizeof(buf)) > 0)
+			;
+		/* A signal raised by the drain (none expected) must not count. */
+		while (sigtimedwait(&set, &si, &(struct timespec){0, 0}) > 0)
+			;
+	}
+	qsort(lat, iters, sizeof(*lat), cmp_u64);
+	for (long i = 0; i < iters; i++)
+		sum += lat[i];
+	printf("n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
+	       iters, (unsigned long long)lat[iters / 2],
+	       (unsigned long long)lat[iters * 99 / 100],
+	       (unsigned long long)(sum / iters), (unsigned long long)lat[0],
+	       (unsigned long long)lat[iters - 1]);
+	free(lat);
+	return 0;
+}
+
+static int cmd_sleep(long ns, long iters)
+{
+	uint64_t *lat = calloc(iters, sizeof(*lat)), sum = 0;
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	if (!lat)
+		die("calloc");
+	for (long i = 0; i < iters; i++) {
+		uint64_t t0 = now_ns();
+
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		lat[i] = now_ns() - t0;
+	}
+	qsort(lat, iters, sizeof(*lat), cmp_u64);
+	for (long i = 0; i < iters; i++)
+		sum += lat[i];
+	printf("n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
+	       iters, (unsigned long long)lat[iters / 2],
+	       (unsigned long long)lat[iters * 99 / 100],
+	       (unsigned long long)(sum / iters), (unsigned long long)lat[0],
+	       (unsigned long long)lat[iters - 1]);
+	free(lat);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && !strcmp(argv[1], "sleep") && atol(argv[3]) > 0)
+		return cmd_sleep(atol(argv[2]), atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "rt"))
+		return cmd_rt(argv[2], atof(argv[3]),
+			      argc > 4 ? strtoul(argv[4], NULL, 0) : 4096);
+	if (argc >= 4 && !strcmp(argv[1], "sigio") && atol(argv[3]) > 0)
+		return cmd_sigio(argv[2], atol(argv[3]));
+	fprintf(stderr, "usage: bench_fifo rt DEV|pipe SECONDS [BYTES]\n"
+			"       bench_fifo sigio DEV|pipe ITERATIONS\n"
+			"       bench_fifo sleep NANOSECONDS ITERATIONS\n");
+	return 2;
+}
