@@ -35,11 +35,11 @@ static void test_posts_run_in_order(void**)
 static void test_stop_from_other_thread_ends_run(void**)
 {
     asyncdev::Loop loop;
+    const auto start = Clock::now(); // before the thread: it may run first
     std::thread t([&] {
         std::this_thread::sleep_for(20ms);
         loop.stop();
     });
-    const auto start = Clock::now();
     loop.run();
     t.join();
     assert_true(Clock::now() - start >= 15ms);
