@@ -82,7 +82,7 @@ echo "bench: booting $kernel ($accel_name), log in $log, time limit ${limit}s"
 start=$(date +%s)
 set +e
 timeout -k 10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
-	< /dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E '^bench: '
+	< /dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^bench: '
 qrc=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - start ))
