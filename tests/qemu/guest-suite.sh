@@ -4,6 +4,7 @@
 #  2. insmod, then every guest_* program and *.sh script in tests/;
 #  3. rmmod, which must succeed.
 # Prints one "ASYNCDEV-TEST: PASS|FAIL name" line per test and a summary.
+# adevonly=GLOB (ADEV_ONLY for run.sh) runs only the tests whose name matches.
 T=/opt/asyncdev/tests
 KO=/lib/modules/asyncdev.ko
 export ASYNCDEV_KO=$KO
@@ -12,6 +13,7 @@ timeout_s=${adevtimeout:-300}
 
 run() {	# run NAME CMD...
 	name=$1; shift
+	case "$name" in ${adevonly:-*}) ;; *) return ;; esac
 	echo "ASYNCDEV-TEST: RUN $name"
 	t0=$(date +%s)
 	timeout "$timeout_s" "$@"

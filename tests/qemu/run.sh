@@ -5,7 +5,8 @@
 #   run.sh shell   interactive shell with the module loaded
 # Environment: KERNEL (bzImage), MODULE (asyncdev.ko), USERBUILD (CMake
 # build dir with the guest programs), GUEST_TIMEOUT (seconds), ADEV_ARGS
-# (extra insmod arguments), QEMU_MEM.
+# (extra insmod arguments), ADEV_ONLY (run only tests matching this glob),
+# QEMU_MEM.
 set -euo pipefail
 mode=${1:?usage: run.sh check|demo|shell}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,6 +28,7 @@ if [ -w /dev/kvm ]; then accel=(-enable-kvm -cpu host); fi
 append="console=ttyS0 panic=-1 loglevel=5 adevmode=$mode"
 [ -n "${ADEV_ARGS:-}" ] && append="$append adevargs=\"$ADEV_ARGS\""
 [ -n "${ADEV_TEST_TIMEOUT:-}" ] && append="$append adevtimeout=$ADEV_TEST_TIMEOUT"
+[ -n "${ADEV_ONLY:-}" ] && append="$append adevonly=$ADEV_ONLY"
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "${QEMU_MEM:-1G}" -smp 2 -no-reboot
       -kernel "$kernel" -initrd "$initrd" -append "$append")
 
