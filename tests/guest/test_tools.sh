@@ -101,10 +101,17 @@ asyncdevctl fault > $out 2> $err
 has $out '^every count=3 errno=EIO$' "errno 5 is EIO"
 expect 0 "fault off" asyncdevctl fault off
 [ "$(asyncdevctl fault)" = off ] && ok "fault is off" || bad "fault: $(asyncdevctl fault)"
+# The watcher first, then the producer: each record raises a signal.
+asyncdevctl flush
+asyncdev-watch --mode sigio --count 10 --duration 20 > $out 2> $err &
+wpid=$!
+sleep 0.5
 expect 0 "producer start 200" asyncdevctl producer start 200
 [ "$(asyncdevctl get produce_hz)" = 200 ] && ok "produce_hz 200" || bad "produce_hz $(asyncdevctl get produce_hz)"
-expect 0 "asyncdev-watch --mode sigio --count 10 (producer records)" \
-	asyncdev-watch --mode sigio --count 10 --duration 20
+wait $wpid
+rc=$?
+[ $rc = 0 ] && ok "asyncdev-watch --mode sigio --count 10 (producer records): exit 0" ||
+	bad "asyncdev-watch --mode sigio --count 10: exit $rc"
 n=$(grep -c '^seq=[0-9]* size=64 latency=' $out)
 [ "$n" = 10 ] && ok "10 record lines" || bad "$n record lines, expected 10"
 has $out '^records +10 ' "summary: 10 records"

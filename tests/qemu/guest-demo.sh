@@ -17,8 +17,11 @@ dd if=/dev/asyncdev bs=4096 count=1 2>/dev/null
 
 say "Producer at 50 Hz, read with signal-driven I/O (asyncdev-watch --mode sigio)"
 asyncdevctl reset
+asyncdev-watch --mode sigio --count 8 --duration 10 &
+watch=$!
+sleep 0.5	# let it start: records it did not wait for would show old timestamps
 asyncdevctl producer start 50
-asyncdev-watch --mode sigio --count 8 --duration 10
+wait $watch
 asyncdevctl producer stop
 asyncdevctl flush
 
