@@ -608,7 +608,7 @@ void run_fifo_model(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat
     auto fds = open_streams(o.fifo, o.depth, O_RDONLY | O_NONBLOCK);
     FifoReader rd(c, m, r, lat);
     Feeder feeder(c);
-    std::uint64_t signals = 0, overflows = 0;
+    std::uint64_t signals = 0, signals_in = 0, signals_out = 0, overflows = 0;
     m.begin();
     if (model == "nonblock") {
         while (rd.more()) {
@@ -632,7 +632,13 @@ void run_fifo_model(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat
         asyncdev::Loop loop;
         asyncdev::SignalNotifier notifier(loop);
         asyncdev::Loop::Watch counter =
-            loop.watch_signal(notifier.signal(), [&](const signalfd_siginfo&) { ++signals; });
+            loop.watch_signal(notifier.signal(), [&](const signalfd_siginfo& si) {
+                ++signals;
+                if (si.ssi_code == POLL_IN)
+                    ++signals_in;
+                else if (si.ssi_code == POLL_OUT)
+                    ++signals_out;
+            });
         for (auto& d : fds)
             notifier.add(d.fd(), POLLIN, [&rd, fd = d.fd()](short) {
                 // Edge-triggered: consume until EAGAIN.
@@ -653,7 +659,8 @@ void run_fifo_model(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat
     const std::uint64_t ops = std::max<std::uint64_t>(m.measured(), 1);
     r.notes = std::to_string(o.depth) + " fds, " + per_op(rd.empty(), ops, "EAGAIN");
     if (model == "sigio")
-        r.notes += ", " + per_op(signals, ops, "signals") +
+        r.notes += ", " + per_op(signals, ops, "signals") + " (POLL_IN " +
+                   std::to_string(signals_in) + ", POLL_OUT " + std::to_string(signals_out) + ")" +
                    (overflows ? ", " + std::to_string(overflows) + " overflows" : "");
 }
 
@@ -756,6 +763,20 @@ void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out
     }
 }
 
+/// "model name" of /proc/cpuinfo ("QEMU TCG CPU version 2.5+" under emulation).
+std::string cpu_model()
+{
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos)
+                return line.substr(line.find_first_not_of(' ', colon + 1));
+        }
+    return "unknown";
+}
+
 std::string to_json(const Options& o, const std::vector<Result>& rs)
 {
     utsname u{};
@@ -763,7 +784,8 @@ std::string to_json(const Options& o, const std::vector<Result>& rs)
     std::ostringstream j;
     auto num = [](double v) { return fmt("%.6g", v); };
     j << "{\n  \"tool\": \"asyncdev-bench\",\n  \"command\": \"" << tool::json_escape(o.command)
-      << "\",\n  \"kernel\": \"" << tool::json_escape(u.release) << "\",\n  \"cpus\": "
+      << "\",\n  \"kernel\": \"" << tool::json_escape(u.release) << "\",\n  \"cpu_model\": \""
+      << tool::json_escape(cpu_model()) << "\",\n  \"cpus\": "
       << std::thread::hardware_concurrency() << ",\n  \"config\": {\"depth\": " << o.depth
       << ", \"size\": " << o.size << ", \"latency_ns\": " << o.latency_ns
       << ", \"jitter_ns\": " << o.jitter_ns << ", \"channels\": " << o.channels
@@ -817,7 +839,9 @@ void plot(const tool::json::Value& doc, const char* out)
     for (const Value& r : results->arr) {
         if (r.type != Value::Type::object || !r.get("ran") || !r.get("ran")->b)
             continue;
-        data << '"' << r.string("model") << "\" " << r.number("ops_per_s") << ' '
+        const std::string node = r.string("node");
+        const std::string base = node.substr(node.rfind('/') + 1);
+        data << '"' << r.string("model") << "\\n" << base << "\" " << r.number("ops_per_s") << ' '
              << r.number("lat_p50_us") << ' ' << r.number("lat_p99_us") << ' '
              << r.number("cpu_us_per_op") << ' ' << r.number("ctxsw_per_op") << ' '
              << r.number("mib_per_s") << '\n';
@@ -825,13 +849,13 @@ void plot(const tool::json::Value& doc, const char* out)
     }
     if (!rows)
         fail("plot: no model ran in the JSON");
-    char title[512];
+    char title[768];
     std::snprintf(title, sizeof title,
                   "asyncdev-bench: depth %.0f, %.0f B reads, latency %.0f us, %.0f channels, "
-                  "%.0f ops/model (kernel %s, %.0f CPUs)",
+                  "%.0f ops/model\\nkernel %s, %.0f CPUs (%s)",
                   cfg->number("depth"), cfg->number("size"), cfg->number("latency_ns") / 1e3,
                   cfg->number("channels"), cfg->number("ops"), doc.string("kernel", "?").c_str(),
-                  doc.number("cpus"));
+                  doc.number("cpus"), tool::json_escape(doc.string("cpu_model", "?")).c_str());
     std::ostringstream g;
     g << "set terminal " << term << " size 1400,900" << (std::strcmp(term, "pngcairo") == 0 ? " font 'sans,10'" : "")
       << "\nset output '" << out << "'\n"

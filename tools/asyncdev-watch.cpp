@@ -166,6 +166,7 @@ struct Run {
     bool interrupted = false;
     bool timed_out = false;
     std::uint64_t signals = 0;   // real-time signals received (sigio)
+    std::uint64_t signals_in = 0, signals_out = 0; // of which POLL_IN, POLL_OUT
     std::uint64_t overflows = 0; // SIGIO queue-overflow rescans (sigio)
 
     void stop() { loop->stop(); }
@@ -216,8 +217,13 @@ void run_sigio(Run& run)
     // (the notifier's callback also runs once at add(), without a signal).
     asyncdev::Loop::Watch counter =
         run.loop->watch_signal(notifier.signal(), [&](const signalfd_siginfo& si) {
-            if (static_cast<int>(si.ssi_fd) == run.fd)
-                ++run.signals;
+            if (static_cast<int>(si.ssi_fd) != run.fd)
+                return;
+            ++run.signals;
+            if (si.ssi_code == POLL_IN)
+                ++run.signals_in;
+            else if (si.ssi_code == POLL_OUT)
+                ++run.signals_out; // the FIFO left "full": not what a reader waits for
         });
     notifier.add(run.fd, POLLIN, [&](short) { drain(run, chunk); });
     run.loop->run();
@@ -308,8 +314,11 @@ void print_summary(Run& run, double secs)
                     us(tool::percentile_sorted(lat, 50)), us(tool::percentile_sorted(lat, 99)),
                     us(lat.back()));
     if (run.mode == Mode::sigio)
-        std::printf("signals    %llu received (%llu SIGIO overflow rescans)\n",
+        std::printf("signals    %llu received (%llu POLL_IN, %llu POLL_OUT), %llu SIGIO overflow "
+                    "rescans\n",
                     static_cast<unsigned long long>(run.signals),
+                    static_cast<unsigned long long>(run.signals_in),
+                    static_cast<unsigned long long>(run.signals_out),
                     static_cast<unsigned long long>(run.overflows));
     std::printf("checks     %llu seq gaps, %llu bad records, %llu non-record bytes\n",
                 static_cast<unsigned long long>(s.gaps()),
