@@ -857,13 +857,14 @@ void plot(const tool::json::Value& doc, const char* out)
                   cfg->number("channels"), cfg->number("ops"), doc.string("kernel", "?").c_str(),
                   doc.number("cpus"), tool::json_escape(doc.string("cpu_model", "?")).c_str());
     std::ostringstream g;
-    g << "set terminal " << term << " size 1400,900" << (std::strcmp(term, "pngcairo") == 0 ? " font 'sans,10'" : "")
+    g << "set terminal " << term << " size 1400,1000" << (std::strcmp(term, "pngcairo") == 0 ? " font 'sans,10'" : "")
       << "\nset output '" << out << "'\n"
       << "$d << EOD\n" << data.str() << "EOD\n"
       << "set multiplot layout 2,2 title \"" << title << "\"\n"
       << "set style data histograms\nset style histogram clustered gap 1\n"
       << "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset grid ytics\n"
       << "set xtics rotate by -25 nomirror\nset yrange [0:*]\nset key top left\n"
+      << "set bmargin 6\nset offsets 0, 0, graph 0.12, 0\n"
       << "set title 'Throughput (higher is better)'\nset ylabel 'ops/s'\n"
       << "plot $d using 2:xtic(1) title 'ops/s' lc rgb '#3070b0'\n"
       << "set title 'Latency, issue to data (lower is better)'\nset ylabel 'microseconds'\n"
