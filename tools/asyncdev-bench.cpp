@@ -204,12 +204,13 @@ public:
     /// One operation finished (successfully or not). `lat` goes to `samples`
     /// if it is in the measured part. Returns false when no more requests
     /// should be issued.
-    bool complete(std::uint64_t lat_ns, std::vector<std::uint64_t>& samples)
+    /// `now` is the completion time (CLOCK_MONOTONIC ns) the caller read
+    /// anyway: clock reads are costly on some guests (HPET clocksource).
+    bool complete(std::uint64_t lat_ns, std::uint64_t now, std::vector<std::uint64_t>& samples)
     {
         if (finished())
             return false;
         const std::uint64_t idx = done_.fetch_add(1, std::memory_order_acq_rel);
-        const std::uint64_t now = tool::now_ns();
         if (idx + 1 == warmup_)
             start(now);
         if (idx >= warmup_ && idx < total_)
@@ -417,7 +418,7 @@ void run_blocking(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat)
                 else if (static_cast<std::uint64_t>(n) != o.size ||
                          std::memcmp(buf, c.image.slot(k), o.size) != 0)
                     bad.fetch_add(1);
-                if (!m.complete(t1 - t0, samples))
+                if (!m.complete(t1 - t0, t1, samples))
                     return;
             }
         });
@@ -461,7 +462,7 @@ void run_async(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat, asy
                     else if (static_cast<std::uint64_t>(res) != o.size ||
                              std::memcmp(bufs[s], c.image.slot(st.k), o.size) != 0)
                         ++r.bad_data;
-                    more = m.complete(t1 - st.t0, lat) && more;
+                    more = m.complete(t1 - st.t0, t1, lat) && more;
                     if (more && issued < m.total())
                         issue(s);
                 });
@@ -556,12 +557,12 @@ public:
                 return -EINTR;
             ++r_.io_errors;
             const ssize_t e = -errno;
-            more_ = m_.complete(t1 - t0, lat_) && more_;
+            more_ = m_.complete(t1 - t0, t1, lat_) && more_;
             return e;
         }
         if (n == 0) { // cannot happen on the FIFO (no EOF): count it as an error
             ++r_.io_errors;
-            more_ = m_.complete(t1 - t0, lat_) && more_;
+            more_ = m_.complete(t1 - t0, t1, lat_) && more_;
             return -EIO;
         }
         acc_ += t1 - t0;
@@ -571,7 +572,7 @@ public:
                 ++r_.bad_data;
             ++k_;
             have_ = 0;
-            more_ = m_.complete(acc_, lat_) && more_;
+            more_ = m_.complete(acc_, t1, lat_) && more_;
             acc_ = 0;
         }
         return n;
@@ -734,15 +735,33 @@ std::string fmt(const char* f, double v)
     return buf;
 }
 
+/// The kernel's clocksource ("tsc", "hpet", ...): with anything but the TSC
+/// (or kvm-clock) clock_gettime is a system call, and the timing the bench
+/// does per operation weighs on its CPU figures.
+std::string clocksource()
+{
+    std::ifstream in("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string cs;
+    if (!(in >> cs))
+        return "unknown";
+    return cs;
+}
+
+bool cheap_clock(const std::string& cs)
+{
+    return cs == "tsc" || cs == "kvm-clock" || cs == "arch_sys_counter" || cs == "unknown";
+}
+
 void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out)
 {
     std::fprintf(out,
                  "depth %llu, size %llu B, latency %.1f us, jitter %.1f us, channels %llu, "
-                 "%llu ops per model after %llu warm-up\n",
+                 "%llu ops per model after %llu warm-up, clocksource %s\n",
                  static_cast<unsigned long long>(o.depth), static_cast<unsigned long long>(o.size),
                  static_cast<double>(o.latency_ns) / 1e3, static_cast<double>(o.jitter_ns) / 1e3,
                  static_cast<unsigned long long>(o.channels),
-                 static_cast<unsigned long long>(o.ops), static_cast<unsigned long long>(o.warmup));
+                 static_cast<unsigned long long>(o.ops), static_cast<unsigned long long>(o.warmup),
+                 clocksource().c_str());
     std::fprintf(out, "%-10s %-14s %7s %9s %8s %9s %9s %9s %9s %7s %-8s %s\n", "model", "node", "ops",
                  "ops/s", "MiB/s", "p50(us)", "p99(us)", "p999(us)", "cpu(us)/op", "csw/op",
                  "verified", "notes");
@@ -785,7 +804,8 @@ std::string to_json(const Options& o, const std::vector<Result>& rs)
     auto num = [](double v) { return fmt("%.6g", v); };
     j << "{\n  \"tool\": \"asyncdev-bench\",\n  \"command\": \"" << tool::json_escape(o.command)
       << "\",\n  \"kernel\": \"" << tool::json_escape(u.release) << "\",\n  \"cpu_model\": \""
-      << tool::json_escape(cpu_model()) << "\",\n  \"cpus\": "
+      << tool::json_escape(cpu_model()) << "\",\n  \"clocksource\": \""
+      << tool::json_escape(clocksource()) << "\",\n  \"cpus\": "
       << std::thread::hardware_concurrency() << ",\n  \"config\": {\"depth\": " << o.depth
       << ", \"size\": " << o.size << ", \"latency_ns\": " << o.latency_ns
       << ", \"jitter_ns\": " << o.jitter_ns << ", \"channels\": " << o.channels
@@ -852,10 +872,11 @@ void plot(const tool::json::Value& doc, const char* out)
     char title[768];
     std::snprintf(title, sizeof title,
                   "asyncdev-bench: depth %.0f, %.0f B reads, latency %.0f us, %.0f channels, "
-                  "%.0f ops/model\\nkernel %s, %.0f CPUs (%s)",
+                  "%.0f ops/model\\nkernel %s, %.0f CPUs (%s), clocksource %s",
                   cfg->number("depth"), cfg->number("size"), cfg->number("latency_ns") / 1e3,
                   cfg->number("channels"), cfg->number("ops"), doc.string("kernel", "?").c_str(),
-                  doc.number("cpus"), tool::json_escape(doc.string("cpu_model", "?")).c_str());
+                  doc.number("cpus"), tool::json_escape(doc.string("cpu_model", "?")).c_str(),
+                  doc.string("clocksource", "?").c_str());
     std::ostringstream g;
     g << "set terminal " << term << " size 1400,1000" << (std::strcmp(term, "pngcairo") == 0 ? " font 'sans,10'" : "")
       << "\nset output '" << out << "'\n"
@@ -1224,6 +1245,11 @@ int main(int argc, char** argv)
         dev.set_mem(o.latency_ns, o.jitter_ns, o.channels);
         dev.set_fifo(o.latency_ns, o.jitter_ns, std::min<std::uint64_t>(o.channels + 1, ASYNCDEV_MAX_CHANNELS));
 
+        if (const std::string cs = clocksource(); !cheap_clock(cs) && !o.quiet)
+            warn("note: clocksource is %s: every clock_gettime is a system call here, which "
+                 "inflates the per-operation CPU figures (a QEMU TCG guest can boot with "
+                 "tsc=reliable)",
+                 cs.c_str());
         Ctx ctx{o, image, fifo_cap};
         for (const std::string& m : o.models) {
             if (check_interrupt())
