@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 root=$(mktemp -d "${TMPDIR:-/tmp}/asyncdev-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 chmod 755 "$root"	# mktemp made it 0700: unprivileged tests need /
-mkdir -p "$root"/{bin,sbin,etc,lib/modules,opt/asyncdev/{bin,tests,tests/module}}
+mkdir -p "$root"/{bin,sbin,etc,lib/modules,opt/asyncdev/{bin,lib,tests,tests/module}}
 
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/qemu/init" "$root/init"
@@ -41,11 +41,18 @@ for p in fio; do
 	add_bin "$f" bin
 done
 
-# Shared libraries, at the paths ldd resolves them to.
+# Shared libraries: system ones at the paths ldd resolves them to, the
+# project's own (found through the build tree's RPATH, which may lie under
+# /tmp, hidden by the guest's tmpfs) in /opt/asyncdev/lib, which /init puts
+# on LD_LIBRARY_PATH.
 for lib in $(for b in "${bins[@]}"; do ldd "$b" 2>/dev/null | grep -o '/[^ ]*'; done | sort -u); do
-	[ -e "$root$lib" ] && continue
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
+	case "$lib" in
+	/lib/*|/lib64/*|/usr/lib/*|/usr/lib64/*) dest=$lib ;;
+	*) dest=/opt/asyncdev/lib/$(basename "$lib") ;;
+	esac
+	[ -e "$root$dest" ] && continue
+	mkdir -p "$root$(dirname "$dest")"
+	cp -L "$lib" "$root$dest"
 done
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out.tmp"
