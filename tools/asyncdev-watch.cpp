@@ -5,11 +5,13 @@
 
 #include <asyncdev/asyncdev.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +165,7 @@ struct Run {
     int error = 0;          // errno of a failed read
     const char* error_what = "read";
     bool eof = false;
+    bool finished = false;  // the mode's loop has returned
     bool interrupted = false;
     bool timed_out = false;
     std::uint64_t signals = 0;   // real-time signals received (sigio)
@@ -236,8 +239,12 @@ template <class B>
 void run_async(Run& run, B& io, std::vector<std::byte>& chunk, asyncdev::RequestId& id)
 {
     std::function<void()> issue = [&] {
-        id = io.read(run.fd, chunk, 0, [&](ssize_t res) {
+        id = io.read(run.fd, chunk, 0, [&run, &chunk, &id, &issue](ssize_t res) {
             id = 0;
+            // After run_async returned (PosixAio::wait at exit) `issue` is
+            // gone and the summary printed: drop the late result.
+            if (run.finished)
+                return;
             run.on_result(res, chunk.data());
             if (!run.sink->done() && !run.error && !run.eof)
                 issue();
@@ -246,6 +253,7 @@ void run_async(Run& run, B& io, std::vector<std::byte>& chunk, asyncdev::Request
     };
     issue();
     run.loop->run();
+    run.finished = true;
 }
 
 std::atomic<bool> reader_stop{false};
