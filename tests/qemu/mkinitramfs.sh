@@ -36,7 +36,7 @@ for d in "$ub/tools" "$ub/libasyncdev/examples"; do
 		find "$d" -maxdepth 1 -type f -perm -u+x ! -name '*.so*' | sort)
 done
 # Third-party programs the guest tests use.
-for p in fio; do
+for p in fio trinity; do
 	f=$(command -v "$p") || { echo "mkinitramfs: $p not installed (make deps)" >&2; exit 1; }
 	add_bin "$f" bin
 done
