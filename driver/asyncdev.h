@@ -113,7 +113,10 @@ enum adev_stat {
  *		before being stored into the ring under @lock
  * @rwait:	sleeping readers and pollers wait for data or their turn
  * @wwait:	sleeping writers and pollers wait for room or their turn
- * @fasync:	SIGIO subscribers (fasync_helper has its own locking)
+ * @fasync_mutex: serialises fifo_fasync's update of both lists below
+ * @fasync_readers: SIGIO (POLL_IN) subscribers open for reading
+ * @fasync_writers: SIGIO (POLL_OUT) subscribers open for writing; each
+ *		list has fasync_helper's own locking
  * @work:	serves async requests that reached the head of a list
  * @producer:	hrtimer appending producer records (softirq)
  * @produce_hz:	producer rate; written under @lock
@@ -132,7 +135,9 @@ struct adev_fifo {
 	u8 *bounce;
 	wait_queue_head_t rwait;
 	wait_queue_head_t wwait;
-	struct fasync_struct *fasync;
+	struct mutex fasync_mutex;	/* both fasync lists, in fifo_fasync */
+	struct fasync_struct *fasync_readers;
+	struct fasync_struct *fasync_writers;
 	struct work_struct work;
 	struct hrtimer producer;
 	u32 produce_hz;

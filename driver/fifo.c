@@ -104,23 +104,29 @@ static void fifo_changed(struct adev_fifo *f, size_t old, struct fifo_events *ev
 	fifo_check_heads(f, ev);
 }
 
-static void fifo_signal(struct adev_fifo *f, int band)
+static void fifo_signal(struct adev_fifo *f, struct fasync_struct **fa,
+			int band)
 {
-	if (READ_ONCE(f->fasync))
+	if (READ_ONCE(*fa))
 		adev_stat_add(fifo_node(f), ADEV_STAT_SIGNALS_SENT, 1);
-	kill_fasync(&f->fasync, SIGIO, band);
+	kill_fasync(fa, SIGIO, band);
 }
 
 static void fifo_fire(struct adev_fifo *f, const struct fifo_events *ev)
 {
-	if (ev->wake_readers)
+	/*
+	 * The barrier in wq_has_sleeper() orders our change of f->len (made
+	 * under f->lock) before the check, pairing with the one a waiter
+	 * sets its task state with before it tests its condition.
+	 */
+	if (ev->wake_readers && wq_has_sleeper(&f->rwait))
 		wake_up_interruptible_poll(&f->rwait, EPOLLIN | EPOLLRDNORM);
-	if (ev->wake_writers)
+	if (ev->wake_writers && wq_has_sleeper(&f->wwait))
 		wake_up_interruptible_poll(&f->wwait, EPOLLOUT | EPOLLWRNORM);
 	if (ev->sig_in)
-		fifo_signal(f, POLL_IN);
+		fifo_signal(f, &f->fasync_readers, POLL_IN);
 	if (ev->sig_out)
-		fifo_signal(f, POLL_OUT);
+		fifo_signal(f, &f->fasync_writers, POLL_OUT);
 	if (ev->work)
 		queue_work(adev_wq, &f->work);
 }
@@ -200,27 +206,17 @@ static bool fifo_turn(struct adev_fifo *f, struct list_head *list,
 }
 
 /*
- * The head reader @q copies up to iov_iter_count(@to) bytes out of the ring.
- * Returns the bytes read, or -EFAULT if none could be copied (nothing is
- * consumed); in both cases @q has left the list. Returns 0, still queued,
- * if the FIFO was flushed under it.
+ * The head reader @q, holding f->read_mutex, copies @n bytes at ring offset
+ * @off out, consumes what it copied and leaves the list. Releases
+ * f->read_mutex. Returns the bytes read, or -EFAULT if none could be copied
+ * (nothing is consumed).
  */
-static ssize_t fifo_read_step(struct adev_fifo *f, struct adev_qent *q,
-			      struct iov_iter *to)
+static ssize_t fifo_read_copy(struct adev_fifo *f, struct adev_qent *q,
+			      struct iov_iter *to, size_t n, size_t off)
 {
 	struct fifo_events ev = {};
 	unsigned long flags;
-	size_t n, off, first, c;
-
-	mutex_lock(&f->read_mutex);
-	spin_lock_irqsave(&f->lock, flags);
-	n = min(f->len, iov_iter_count(to));
-	off = f->tail;
-	spin_unlock_irqrestore(&f->lock, flags);
-	if (!n) {
-		mutex_unlock(&f->read_mutex);
-		return 0;
-	}
+	size_t first, c;
 
 	first = min(n, f->size - off);
 	c = copy_to_iter(f->buf + off, first, to);
@@ -245,29 +241,78 @@ static ssize_t fifo_read_step(struct adev_fifo *f, struct adev_qent *q,
 }
 
 /*
- * The head writer @q stores the next piece of @from: all of it if it is an
- * atomic write (q->need > 1 or a single byte), else as much as fits, at most
- * ADEV_ATOMIC_WRITE bytes. Returns the bytes stored, 0 if there is no room
- * (still queued), or -EFAULT if nothing could be copied. *@left tells
- * whether @q has left the list: the write is complete or faulted.
+ * The head reader @q copies up to iov_iter_count(@to) bytes out of the ring.
+ * Returns the bytes read, or -EFAULT if none could be copied (nothing is
+ * consumed); in both cases @q has left the list. Returns 0, still queued,
+ * if the FIFO was flushed under it.
  */
-static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
-			       struct iov_iter *from, bool *left)
+static ssize_t fifo_read_step(struct adev_fifo *f, struct adev_qent *q,
+			      struct iov_iter *to)
+{
+	unsigned long flags;
+	size_t n, off;
+
+	mutex_lock(&f->read_mutex);
+	spin_lock_irqsave(&f->lock, flags);
+	n = min(f->len, iov_iter_count(to));
+	off = f->tail;
+	spin_unlock_irqrestore(&f->lock, flags);
+	if (!n) {
+		mutex_unlock(&f->read_mutex);
+		return 0;
+	}
+	return fifo_read_copy(f, q, to, n, off);
+}
+
+/*
+ * The common case, in one locked section: no reader is ahead of @q and
+ * there is data. Returns what fifo_read_step returns, or 0 with @q not
+ * queued when the caller must take the slow path.
+ */
+static ssize_t fifo_read_fast(struct adev_fifo *f, struct adev_qent *q,
+			      struct iov_iter *to)
+{
+	unsigned long flags;
+	size_t n = 0, off = 0;
+
+	/* Busy means another reader (so not our turn) or a flush. */
+	if (!mutex_trylock(&f->read_mutex))
+		return 0;
+	spin_lock_irqsave(&f->lock, flags);
+	if (list_empty(&f->readers) && f->len) {
+		list_add_tail(&q->list, &f->readers);
+		n = min(f->len, iov_iter_count(to));
+		off = f->tail;
+	}
+	spin_unlock_irqrestore(&f->lock, flags);
+	if (!n) {
+		mutex_unlock(&f->read_mutex);
+		return 0;
+	}
+	return fifo_read_copy(f, q, to, n, off);
+}
+
+/* Promise the head writer room for its next piece; under f->lock. */
+static size_t fifo_reserve(struct adev_fifo *f, size_t count)
+{
+	f->reserved = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
+	return f->reserved;
+}
+
+/*
+ * The head writer @q copies the @chunk bytes reserved for it from @from and
+ * stores them: all of them if it is an atomic write (q->need > 1 or a
+ * single byte), else what could be copied. Returns the bytes stored, or
+ * -EFAULT if nothing could be copied. *@left tells whether @q has left the
+ * list: the write is complete or faulted.
+ */
+static ssize_t fifo_write_copy(struct adev_fifo *f, struct adev_qent *q,
+			       struct iov_iter *from, size_t chunk, bool *left)
 {
 	size_t count = iov_iter_count(from);
 	struct fifo_events ev = {};
 	unsigned long flags;
-	size_t chunk, c;
-
-	spin_lock_irqsave(&f->lock, flags);
-	if (!fifo_can_write(f, q)) {
-		spin_unlock_irqrestore(&f->lock, flags);
-		*left = false;
-		return 0;
-	}
-	chunk = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
-	f->reserved = chunk;
-	spin_unlock_irqrestore(&f->lock, flags);
+	size_t c;
 
 	c = copy_from_iter(f->bounce, chunk, from);
 	if (c < chunk && q->need > 1)
@@ -293,6 +338,51 @@ static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
 	return c ? c : -EFAULT;
 }
 
+/*
+ * The head writer @q stores the next piece of @from: all of it if it is an
+ * atomic write, else as much as fits, at most ADEV_ATOMIC_WRITE bytes.
+ * Returns what fifo_write_copy returns, or 0 if there is no room (still
+ * queued, *@left false).
+ */
+static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
+			       struct iov_iter *from, bool *left)
+{
+	unsigned long flags;
+	size_t chunk;
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (!fifo_can_write(f, q)) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		*left = false;
+		return 0;
+	}
+	chunk = fifo_reserve(f, iov_iter_count(from));
+	spin_unlock_irqrestore(&f->lock, flags);
+	return fifo_write_copy(f, q, from, chunk, left);
+}
+
+/*
+ * The common case, in one locked section: no writer is ahead of @q and
+ * there is room for @need bytes. Returns what fifo_write_step returns, or 0
+ * with @q not queued when the caller must take the slow path.
+ */
+static ssize_t fifo_write_fast(struct adev_fifo *f, struct adev_qent *q,
+			       struct iov_iter *from, size_t need, bool *left)
+{
+	unsigned long flags;
+	size_t chunk;
+
+	spin_lock_irqsave(&f->lock, flags);
+	if (!list_empty(&f->writers) || fifo_room(f) < need) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		return 0;
+	}
+	list_add_tail(&q->list, &f->writers);
+	chunk = fifo_reserve(f, iov_iter_count(from));
+	spin_unlock_irqrestore(&f->lock, flags);
+	return fifo_write_copy(f, q, from, chunk, left);
+}
+
 static size_t fifo_write_need(size_t count)
 {
 	return count <= ADEV_ATOMIC_WRITE ? count : 1;
@@ -305,6 +395,9 @@ static ssize_t fifo_read_sync(struct adev_fifo *f, struct iov_iter *to,
 	struct adev_qent q = { .need = 1 };
 	ssize_t ret;
 
+	ret = fifo_read_fast(f, &q, to);
+	if (ret)
+		return ret;
 	ret = fifo_enqueue(f, &f->readers, &q, nowait, q.need);
 	if (ret)
 		return ret;
@@ -342,9 +435,17 @@ static ssize_t fifo_write_sync(struct adev_fifo *f, struct iov_iter *from,
 	ssize_t done = 0;
 	ssize_t ret;
 
-	ret = fifo_enqueue(f, &f->writers, &q, nowait, whole ? count : q.need);
-	if (ret)
+	ret = fifo_write_fast(f, &q, from, whole ? count : q.need, &left);
+	if (ret < 0)
 		return ret;
+	if (ret) {
+		done = ret;
+	} else {
+		ret = fifo_enqueue(f, &f->writers, &q, nowait,
+				   whole ? count : q.need);
+		if (ret)
+			return ret;
+	}
 	while (!left) {
 		if (!nowait) {
 			ret = wait_event_interruptible(f->wwait,
@@ -625,9 +726,25 @@ static __poll_t fifo_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
+/*
+ * As a pipe: POLL_IN goes to the files open for reading, POLL_OUT to those
+ * open for writing, an O_RDWR file is on both lists.
+ */
 static int fifo_fasync(int fd, struct file *file, int on)
 {
-	return fasync_helper(fd, file, on, &adev_node_of(file)->fifo.fasync);
+	struct adev_fifo *f = &adev_node_of(file)->fifo;
+	int ret = 0;
+
+	mutex_lock(&f->fasync_mutex);
+	if (file->f_mode & FMODE_READ)
+		ret = fasync_helper(fd, file, on, &f->fasync_readers);
+	if ((file->f_mode & FMODE_WRITE) && ret >= 0) {
+		ret = fasync_helper(fd, file, on, &f->fasync_writers);
+		if (ret < 0 && (file->f_mode & FMODE_READ))
+			fasync_helper(-1, file, 0, &f->fasync_readers);
+	}
+	mutex_unlock(&f->fasync_mutex);
+	return ret;
 }
 
 static int fifo_open(struct inode *inode, struct file *file)
@@ -641,11 +758,15 @@ static int fifo_open(struct inode *inode, struct file *file)
 
 static int fifo_release(struct inode *inode, struct file *file)
 {
-	fasync_helper(-1, file, 0, &adev_node_of(file)->fifo.fasync);
+	fifo_fasync(-1, file, 0);
 	return adev_release_common(inode, file);
 }
 
-/* Producer: append one record, or count an overrun. Under f->lock. */
+/*
+ * Producer: append one record, or count an overrun. A dropped record uses
+ * up its sequence number, so a consumer sees the loss as a gap. Under
+ * f->lock.
+ */
 static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
 {
 	struct adev_node *node = fifo_node(f);
@@ -653,13 +774,13 @@ static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
 	size_t old = f->len;
 	int i;
 
+	rec.seq = f->produce_seq++;
 	if (fifo_room(f) < sizeof(rec)) {
 		adev_stat_add(node, ADEV_STAT_PRODUCER_OVERRUNS, 1);
 		return;
 	}
 	rec.magic = ASYNCDEV_RECORD_MAGIC;
 	rec.size = sizeof(rec);
-	rec.seq = f->produce_seq++;
 	rec.timestamp_ns = ktime_get_ns();
 	for (i = 0; i < sizeof(rec.payload); i++)
 		rec.payload[i] = (u8)(rec.seq + i);
@@ -749,6 +870,7 @@ int adev_fifo_init(struct adev_node *node, size_t size)
 	f->size = size;
 	spin_lock_init(&f->lock);
 	mutex_init(&f->read_mutex);
+	mutex_init(&f->fasync_mutex);
 	INIT_LIST_HEAD(&f->readers);
 	INIT_LIST_HEAD(&f->writers);
 	init_waitqueue_head(&f->rwait);

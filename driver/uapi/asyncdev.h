@@ -127,7 +127,10 @@ struct asyncdev_info {
 struct asyncdev_record {
 	__u32 magic;
 	__u32 size;		/* sizeof(struct asyncdev_record) */
-	__u64 seq;		/* 0, 1, 2, ... since the producer started */
+	__u64 seq;		/* 0, 1, 2, ... since the producer started;
+				 * a record dropped on a full FIFO (an
+				 * overrun) leaves a gap
+				 */
 	__u64 timestamp_ns;	/* CLOCK_MONOTONIC when appended */
 	__u8 payload[40];
 };

@@ -40,15 +40,20 @@ static void drain_signals(void)
 		;
 }
 
-static int open_async(int owner, int sig)
+static int open_async_mode(int owner, int sig, int mode)
 {
-	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	int fd = open_node(FIFO_PATH, mode | O_NONBLOCK);
 
 	assert_int_equal(fcntl(fd, F_SETOWN, owner), 0);
 	if (sig)
 		assert_int_equal(fcntl(fd, F_SETSIG, sig), 0);
 	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC), 0);
 	return fd;
+}
+
+static int open_async(int owner, int sig)
+{
+	return open_async_mode(owner, sig, O_RDWR);
 }
 
 static int setup(void **state)
@@ -114,6 +119,36 @@ static void test_poll_out_when_full_gets_room(void **state)
 	assert_true(si.si_band & POLLOUT);
 	assert_true(si.si_band & POLLWRNORM);
 	close(fd);
+}
+
+/*
+ * As with a pipe, POLL_IN goes only to fds open for reading and POLL_OUT
+ * only to fds open for writing: a read-only consumer is not woken when the
+ * FIFO gets room, a write-only producer not when data arrives.
+ */
+static void test_bands_follow_open_mode(void **state)
+{
+	static char big[FIFO_BYTES];
+	int rd = open_async_mode(getpid(), RTSIG, O_RDONLY);
+	int wr = open_async_mode(getpid(), RTSIG, O_WRONLY);
+	siginfo_t si;
+
+	(void)state;
+	assert_int_equal(write(wr, "x", 1), 1);
+	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
+	assert_int_equal(si.si_code, POLL_IN);
+	assert_int_equal(si.si_fd, rd);
+	assert_int_equal(wait_sig(RTSIG, &si, 200), 0);
+
+	assert_int_equal(write(wr, big, sizeof(big) - 1), sizeof(big) - 1);
+	drain_signals();
+	assert_int_equal(read(rd, big, 8192), 8192);
+	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
+	assert_int_equal(si.si_code, POLL_OUT);
+	assert_int_equal(si.si_fd, wr);
+	assert_int_equal(wait_sig(RTSIG, &si, 200), 0);
+	close(rd);
+	close(wr);
 }
 
 /* Without F_SETSIG the owner gets plain SIGIO. */
@@ -249,6 +284,7 @@ int main(void)
 		cmocka_unit_test_setup(test_poll_in_signal_content, setup),
 		cmocka_unit_test_setup(test_poll_in_only_on_empty_to_nonempty, setup),
 		cmocka_unit_test_setup(test_poll_out_when_full_gets_room, setup),
+		cmocka_unit_test_setup(test_bands_follow_open_mode, setup),
 		cmocka_unit_test_setup(test_plain_sigio, setup),
 		cmocka_unit_test_setup(test_setown_ex_targets_thread, setup),
 		cmocka_unit_test_setup(test_setown_process_group, setup),

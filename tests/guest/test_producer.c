@@ -168,6 +168,50 @@ static void test_overruns_on_full_fifo(void **state)
 	assert_true(s.producer_records + s.producer_overruns >= 5000);
 	assert_true(s.fifo_high_water <= FIFO_BYTES);
 
+	/*
+	 * Dropped records used up their sequence numbers: slow the producer
+	 * down (retuning keeps the sequence), make room, and the next record
+	 * carries seq = records + overruns - 1.
+	 */
+	node_config(fd, 0, 0, 1, 2);
+	assert_int_equal(read(fd, &rec, REC), REC);
+	check_record_age(&rec, &seq, &last_ts, 10000000000ull);
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t stored = node_stats(fd).fifo_level / REC;
+
+		for (uint64_t i = 0; i < stored; i++)
+			assert_int_equal(read(fd, &rec, REC), REC);
+		assert_int_equal(poll(&p, 1, 3000), 1);
+		assert_int_equal(read(fd, &rec, REC), REC);
+		s2 = node_stats(fd);	/* the next record is 500 ms away */
+		printf("# after the overruns the next record is seq %llu "
+		       "(%llu records + %llu overruns so far)\n",
+		       (unsigned long long)rec.seq,
+		       (unsigned long long)s2.producer_records,
+		       (unsigned long long)s2.producer_overruns);
+		assert_true(rec.seq >= s.producer_records + s.producer_overruns);
+		assert_int_equal(rec.seq + 1, s2.producer_records +
+					      s2.producer_overruns);
+	}
+	node_config(fd, 0, 0, 1, 0);
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_FLUSH), 0);
+	assert_int_equal(node_stats(fd).fifo_level, 0);
+	close(fd);
+}
+
+/* Stopping the producer stops it; what it stored stays, in order. */
+static void test_stop_keeps_records(void **state)
+{
+	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	struct asyncdev_stats s, s2;
+	struct asyncdev_record rec;
+	uint64_t seq = 0, last_ts = 0;
+
+	(void)state;
+	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_RESET_STATS), 0);
+	node_config(fd, 0, 0, 1, 20000);
+	sleep_ms(200);
 	node_config(fd, 0, 0, 1, 0);
 	s = node_stats(fd);
 	sleep_ms(50);
@@ -175,6 +219,7 @@ static void test_overruns_on_full_fifo(void **state)
 	assert_int_equal(s2.producer_records, s.producer_records);
 	assert_int_equal(s2.producer_overruns, s.producer_overruns);
 	/* The stored records are intact, in order from 0 (and old by now). */
+	assert_int_equal(s.fifo_level, s.producer_records * REC);
 	for (uint64_t i = 0; i < s.producer_records; i++) {
 		assert_int_equal(read(fd, &rec, REC), REC);
 		check_record_age(&rec, &seq, &last_ts, 10000000000ull);
@@ -262,6 +307,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_records_rate_and_stop, setup_reset),
 		cmocka_unit_test_setup(test_restart_resets_seq, setup_reset),
+		cmocka_unit_test_setup(test_stop_keeps_records, setup_reset),
 		cmocka_unit_test_setup(test_overruns_on_full_fifo, setup_reset),
 		cmocka_unit_test_setup(test_sysfs_produce_hz, setup_reset),
 	};
