@@ -26,6 +26,7 @@
 #include <linux/hrtimer.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
@@ -91,6 +92,11 @@ enum adev_stat {
 	ADEV_NR_STATS
 };
 
+/* Per-CPU counters, indexed by enum adev_stat (see adev_stat_value). */
+struct adev_stats_pcpu {
+	u64 v[ADEV_NR_STATS];
+};
+
 /**
  * struct adev_fifo - the ring buffer behind /dev/asyncdev
  * @lock:	protects @tail, @len, @gen, @readers, @writers and the
@@ -121,6 +127,7 @@ enum adev_stat {
  * @producer:	hrtimer appending producer records (softirq)
  * @produce_hz:	producer rate; written under @lock
  * @produce_seq: next producer sequence number, under @lock
+ * @high_water:	highest @len since the last statistics reset, under @lock
  */
 struct adev_fifo {
 	spinlock_t lock;		/* ring state and lists, see above */
@@ -142,6 +149,7 @@ struct adev_fifo {
 	struct hrtimer producer;
 	u32 produce_hz;
 	u64 produce_seq;
+	size_t high_water;
 };
 
 /**
@@ -150,18 +158,21 @@ struct adev_fifo {
  * @kind:	ASYNCDEV_NODE_FIFO or ASYNCDEV_NODE_MEM
  * @engine:	timing simulation
  * @fault:	fault injection
- * @stats:	counters, atomic, indexed by enum adev_stat
+ * @stats:	counters per CPU (this_cpu_add: no lock, any context)
+ * @stats_base:	their sums at the last reset, under @cfg_mutex
  * @fifo:	FIFO state (FIFO node only)
  * @mem:	memory (mem node only, vmalloc'd, @mem_size bytes)
  * @mem_size:	size of @mem
- * @cfg_mutex:	serialises configuration changes (ioctl and sysfs)
+ * @cfg_mutex:	serialises configuration changes (ioctl and sysfs) and
+ *		statistics resets
  */
 struct adev_node {
 	struct miscdevice misc;
 	u32 kind;
 	struct adev_engine engine;
 	struct adev_fault fault;
-	atomic64_t stats[ADEV_NR_STATS];
+	struct adev_stats_pcpu __percpu *stats;
+	u64 stats_base[ADEV_NR_STATS];
 	struct adev_fifo fifo;
 	u8 *mem;
 	size_t mem_size;
@@ -171,7 +182,7 @@ struct adev_node {
 static inline void adev_stat_add(struct adev_node *node, enum adev_stat stat,
 				 s64 n)
 {
-	atomic64_add(n, &node->stats[stat]);
+	this_cpu_add(node->stats->v[stat], n);
 }
 
 /* Per open file: the per-file limit on queued async requests. */
@@ -265,6 +276,8 @@ extern const struct file_operations adev_fifo_fops;
 void adev_fifo_flush(struct adev_node *node);
 void adev_fifo_set_produce_hz(struct adev_node *node, u32 hz);
 size_t adev_fifo_level(struct adev_node *node);
+size_t adev_fifo_high_water(struct adev_node *node);
+void adev_fifo_reset_high_water(struct adev_node *node);
 
 /* mem.c */
 int adev_mem_init(struct adev_node *node, size_t size);
@@ -272,6 +285,7 @@ void adev_mem_exit(struct adev_node *node);
 extern const struct file_operations adev_mem_fops;
 
 /* ctl.c */
+u64 adev_stat_value(struct adev_node *node, enum adev_stat stat);
 long adev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 extern const struct attribute_group *adev_groups[];
 void adev_ctl_init(void);

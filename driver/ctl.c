@@ -105,11 +105,36 @@ static void adev_get_fault(struct adev_node *node, struct asyncdev_fault *fault)
 	spin_unlock_irqrestore(&node->fault.lock, flags);
 }
 
-static u64 adev_stat_value(struct adev_node *node, enum adev_stat stat)
+static u64 adev_stat_sum(struct adev_node *node, enum adev_stat stat)
 {
-	if (stat == ADEV_STAT_FIFO_LEVEL)
-		return node->kind == ASYNCDEV_NODE_FIFO ? adev_fifo_level(node) : 0;
-	return atomic64_read(&node->stats[stat]);
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(node->stats, cpu)->v[stat];
+	return sum;
+}
+
+/*
+ * The value of one counter: the per-CPU sum since the last reset. The FIFO
+ * level and high-water mark are the FIFO's own; in_flight is never reset.
+ */
+u64 adev_stat_value(struct adev_node *node, enum adev_stat stat)
+{
+	bool fifo = node->kind == ASYNCDEV_NODE_FIFO;
+
+	switch (stat) {
+	case ADEV_STAT_FIFO_LEVEL:
+		return fifo ? adev_fifo_level(node) : 0;
+	case ADEV_STAT_FIFO_HIGH_WATER:
+		return fifo ? adev_fifo_high_water(node) : 0;
+	case ADEV_STAT_IN_FLIGHT:
+		/* +1 and -1 may land on different CPUs: never show < 0 */
+		return max_t(s64, adev_stat_sum(node, stat), 0);
+	default:
+		return adev_stat_sum(node, stat) -
+		       READ_ONCE(node->stats_base[stat]);
+	}
 }
 
 /* struct asyncdev_stats is ADEV_NR_STATS __u64 in enum order, then reserved. */
@@ -127,18 +152,21 @@ static void adev_get_stats(struct adev_node *node, struct asyncdev_stats *s)
 		v[i] = adev_stat_value(node, i);
 }
 
-/* Reset the counters; in_flight and the FIFO level describe the present. */
+/*
+ * Reset the counters by remembering their sums (the per-CPU values are only
+ * ever added to). in_flight and the FIFO level describe the present; the
+ * high-water mark restarts from the level.
+ */
 static void adev_reset_stats(struct adev_node *node)
 {
 	int i;
 
-	for (i = 0; i < ADEV_NR_STATS; i++) {
-		if (i != ADEV_STAT_IN_FLIGHT)
-			atomic64_set(&node->stats[i], 0);
-	}
+	mutex_lock(&node->cfg_mutex);
+	for (i = 0; i < ADEV_NR_STATS; i++)
+		WRITE_ONCE(node->stats_base[i], adev_stat_sum(node, i));
+	mutex_unlock(&node->cfg_mutex);
 	if (node->kind == ASYNCDEV_NODE_FIFO)
-		atomic64_set(&node->stats[ADEV_STAT_FIFO_HIGH_WATER],
-			     adev_fifo_level(node));
+		adev_fifo_reset_high_water(node);
 }
 
 long adev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

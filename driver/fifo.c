@@ -135,7 +135,6 @@ static void fifo_fire(struct adev_fifo *f, const struct fifo_events *ev)
 static void fifo_store(struct adev_fifo *f, const void *src, size_t n)
 {
 	size_t head = f->tail + f->len;
-	atomic64_t *hw;
 	size_t first;
 
 	if (head >= f->size)
@@ -144,9 +143,8 @@ static void fifo_store(struct adev_fifo *f, const void *src, size_t n)
 	memcpy(f->buf + head, src, first);
 	memcpy(f->buf, src + first, n - first);
 	f->len += n;
-	hw = &fifo_node(f)->stats[ADEV_STAT_FIFO_HIGH_WATER];
-	if (f->len > atomic64_read(hw))
-		atomic64_set(hw, f->len);
+	if (f->len > f->high_water)
+		WRITE_ONCE(f->high_water, f->len);
 }
 
 /* Drop @n bytes from the tail; the caller holds f->lock. */
@@ -854,6 +852,21 @@ void adev_fifo_flush(struct adev_node *node)
 size_t adev_fifo_level(struct adev_node *node)
 {
 	return READ_ONCE(node->fifo.len);
+}
+
+size_t adev_fifo_high_water(struct adev_node *node)
+{
+	return READ_ONCE(node->fifo.high_water);
+}
+
+void adev_fifo_reset_high_water(struct adev_node *node)
+{
+	struct adev_fifo *f = &node->fifo;
+	unsigned long flags;
+
+	spin_lock_irqsave(&f->lock, flags);
+	WRITE_ONCE(f->high_water, f->len);
+	spin_unlock_irqrestore(&f->lock, flags);
 }
 
 int adev_fifo_init(struct adev_node *node, size_t size)

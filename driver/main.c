@@ -78,12 +78,15 @@ static int __init adev_node_init(struct adev_node *node)
 	adev_engine_init(&node->engine);
 	spin_lock_init(&node->fault.lock);
 	mutex_init(&node->cfg_mutex);
+	node->stats = alloc_percpu(struct adev_stats_pcpu);
+	if (!node->stats)
+		return -ENOMEM;
 	if (node->kind == ASYNCDEV_NODE_FIFO)
 		ret = adev_fifo_init(node, fifo_bytes);
 	else
 		ret = adev_mem_init(node, mem_bytes);
 	if (ret)
-		return ret;
+		goto err_stats;
 	ret = misc_register(&node->misc);
 	if (ret) {
 		pr_err("asyncdev: cannot register /dev/%s: %d\n",
@@ -92,7 +95,12 @@ static int __init adev_node_init(struct adev_node *node)
 			adev_fifo_exit(node);
 		else
 			adev_mem_exit(node);
+		goto err_stats;
 	}
+	return 0;
+
+err_stats:
+	free_percpu(node->stats);
 	return ret;
 }
 
@@ -109,7 +117,8 @@ static void adev_node_exit(struct adev_node *node)
 		adev_fifo_exit(node);
 	else
 		adev_mem_exit(node);
-	WARN_ON(atomic64_read(&node->stats[ADEV_STAT_IN_FLIGHT]));
+	WARN_ON(adev_stat_value(node, ADEV_STAT_IN_FLIGHT));
+	free_percpu(node->stats);
 }
 
 static int __init adev_init(void)
