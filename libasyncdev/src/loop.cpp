@@ -264,17 +264,22 @@ std::size_t Loop::dispatch_signals()
 
 // ---- posting and running ----
 
+// post() and stop() touch the Loop (wakefd_) only while holding post_mu_:
+// with the write after the unlock, the loop thread could take the
+// callback (woken by an earlier post) or see stop_ (on another event) and
+// the Loop be destroyed while this thread was still to write the eventfd
+// of a freed Loop, or a reused fd number. ThreadSanitizer reported it
+// (test_threads: test_destroy_loop_right_after_stop).
 void Loop::post(Callback cb)
 {
-    {
-        std::lock_guard lock(post_mu_);
-        posted_.push_back(std::move(cb));
-    }
+    std::lock_guard lock(post_mu_);
+    posted_.push_back(std::move(cb));
     (void)::eventfd_write(wakefd_.get(), 1);
 }
 
 void Loop::stop() noexcept
 {
+    std::lock_guard lock(post_mu_);
     stop_.store(true, std::memory_order_release);
     (void)::eventfd_write(wakefd_.get(), 1);
 }
@@ -344,6 +349,10 @@ void Loop::run()
 {
     while (!stop_.load(std::memory_order_acquire))
         run_once();
+    // stop_ may be seen before the stop() that set it has written the
+    // eventfd and released post_mu_: wait for it, so that the caller may
+    // destroy the Loop as soon as run() returns.
+    std::lock_guard lock(post_mu_);
     stop_.store(false, std::memory_order_relaxed);
 }
 

@@ -178,6 +178,7 @@ static void test_readable_and_sleep(void**)
 
 int main()
 {
+    test::tsan_one_aio_helper_thread();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_on_each_backend),
         cmocka_unit_test(test_nested_tasks_return_values),

@@ -39,7 +39,10 @@ namespace asyncdev {
 ///
 /// Lifetime: the Loop must outlive every Watch, Timer, SignalNotifier and
 /// I/O backend that uses it. Callbacks still posted when it is destroyed
-/// are destroyed without being run.
+/// are destroyed without being run. Once the loop thread has run a posted
+/// callback, or run() has returned because of a stop(), the posting or
+/// stopping thread no longer touches the Loop: it may be destroyed then,
+/// even if that thread has not yet returned from post() or stop().
 class Loop {
 public:
     using Callback = Function<void()>;
@@ -137,6 +140,9 @@ private:
     std::atomic<bool> stop_{false};
     std::uint64_t next_id_ = 16; // ids below are internal (wakeup, signalfd)
 
+    // Guards posted_ and orders post()/stop() (which hold it for all they
+    // do to the Loop, wakeup write included) before the loop thread acts
+    // on them; see Loop::run().
     std::mutex post_mu_;
     std::vector<Callback> posted_;
 
