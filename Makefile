@@ -4,6 +4,8 @@
 #   make demo        build, boot the QEMU guest, show the device working
 #   make check       every test: lint, host tests (ASan/UBSan, valgrind),
 #                    the guest suite under QEMU
+#   make check-debug the guest suite on a debug kernel (KASAN, lockdep,
+#                    kmemleak, UBSAN, failslab), built once and cached
 #   make qemu-shell  interactive guest with the module loaded
 #   make bench       performance against pipe and null_blk (build/bench/)
 #   make deps        install the Debian packages the project needs (root)
@@ -20,6 +22,13 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build /usr/src/linux-headers
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
+# make check-debug: where the debug kernel is built and cached (CI points
+# ASYNCDEV_DEBUG_KERNEL_DIR at a directory that outlives the clone), and
+# where the module copy and the guest logs go.
+DEBUG_KERNEL_DIR ?= $(or $(ASYNCDEV_DEBUG_KERNEL_DIR),$(BUILD)/debug-kernel)
+DEBUG_BUILD ?= $(BUILD)/debug
+DEBUG_GUEST_TIMEOUT ?= 3000
+DEBUG_TEST_TIMEOUT ?= 900
 
 DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	linux-source-6.1 qemu-system-x86 busybox-static cpio kmod \
@@ -28,12 +37,12 @@ DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	python3 xz-utils
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \
-	check-build lint demo bench qemu-shell install clean help
+	check-build check-debug lint demo bench qemu-shell install clean help
 
 all: module user
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "No kernel headers with a matching /boot/vmlinuz found: run 'make deps' (or set KDIR=)"; exit 1; }
@@ -92,6 +101,29 @@ check: ensure-deps
 	$(MAKE) --no-print-directory check-host && \
 	$(MAKE) --no-print-directory check-guest; rc=$$?; \
 	echo "make check: $$([ $$rc = 0 ] && echo PASSED || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
+	exit $$rc
+
+# The debug-kernel tier: the whole guest suite on a kernel with KASAN,
+# lockdep, kmemleak, UBSAN, debug objects and failslab (debug-kernel.sh
+# builds it once, about 10 minutes, then reuses it). The module is built
+# against it in a copy of Kbuild and driver/ (Kbuild writes its objects next
+# to the sources). Every test must run: a skip is a failure here.
+check-debug: ensure-deps
+	@start=$$(date +%s); \
+	( set -euo pipefail; \
+	  eval "$$(ASYNCDEV_DEBUG_KERNEL_DIR=$(DEBUG_KERNEL_DIR) $(TOP)/tests/qemu/debug-kernel.sh)"; \
+	  mod=$(DEBUG_BUILD)/module; rm -rf "$$mod"; mkdir -p "$$mod"; \
+	  tar -C $(TOP) -cf - --exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+		--exclude='*.mod.c' --exclude='.*.cmd' --exclude=modules.order \
+		--exclude=Module.symvers Kbuild driver | tar -C "$$mod" -xf -; \
+	  echo "check-debug: module against $$DEBUG_KDIR"; \
+	  $(MAKE) -C "$$DEBUG_KDIR" M="$$mod" -j$(JOBS) modules; \
+	  $(MAKE) --no-print-directory user; \
+	  ADEV_NOSKIP=1 BUILD=$(DEBUG_BUILD) KERNEL="$$DEBUG_KERNEL" \
+		MODULE="$$mod/driver/asyncdev.ko" USERBUILD=$(BUILD)/user \
+		GUEST_TIMEOUT=$(DEBUG_GUEST_TIMEOUT) ADEV_TEST_TIMEOUT=$(DEBUG_TEST_TIMEOUT) \
+		$(TOP)/tests/qemu/run.sh check ); rc=$$?; \
+	echo "make check-debug: $$([ $$rc = 0 ] && echo PASSED || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
 
 demo: ensure-deps

@@ -6,7 +6,8 @@
 #
 # Usage: tests/qemu/debug-kernel.sh
 #
-# Output tree: ${ASYNCDEV_BUILD:-<repo>/build}/debug-kernel/
+# Output tree: $ASYNCDEV_DEBUG_KERNEL_DIR, by default
+# ${ASYNCDEV_BUILD:-<repo>/build}/debug-kernel/
 #   linux/          extracted, configured and built kernel tree (DEBUG_KDIR);
 #                   external modules build with
 #                   make -C "$DEBUG_KDIR" M=<dir> modules
@@ -27,7 +28,11 @@
 # (incrementally) instead of using a half-built tree.
 #
 # Environment:
-#   ASYNCDEV_BUILD           build root (default: <repo>/build)
+#   ASYNCDEV_DEBUG_KERNEL_DIR  the output tree itself; point it outside the
+#                            clone (e.g. /var/cache/asyncdev/debug-kernel) so
+#                            that clean clones reuse one built kernel (CI)
+#   ASYNCDEV_BUILD           build root (default: <repo>/build); the tree is
+#                            its debug-kernel/ unless the variable above is set
 #   ASYNCDEV_KERNEL_TARBALL  source tarball (default:
 #                            /usr/src/linux-source-6.1.tar.xz, Debian package
 #                            linux-source-6.1)
@@ -57,15 +62,14 @@ tarball=${ASYNCDEV_KERNEL_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 # in the source path.
 check_path() {
   case $1 in
-    *[[:space:]:#]*) die "build path '$1' contains whitespace, ':' or '#'; set ASYNCDEV_BUILD to a plain path" ;;
+    *[[:space:]:#]*) die "build path '$1' contains whitespace, ':' or '#'; set ASYNCDEV_DEBUG_KERNEL_DIR or ASYNCDEV_BUILD to a plain path" ;;
   esac
 }
-build_root=${ASYNCDEV_BUILD:-$repo/build}
-check_path "$build_root"
-mkdir -p -- "$build_root" || die "cannot create build directory '$build_root'"
-build_root=$(cd -- "$build_root" && pwd)
-check_path "$build_root"
-out=$build_root/debug-kernel
+out=${ASYNCDEV_DEBUG_KERNEL_DIR:-${ASYNCDEV_BUILD:-$repo/build}/debug-kernel}
+check_path "$out"
+mkdir -p -- "$out" || die "cannot create build directory '$out'"
+out=$(cd -- "$out" && pwd)
+check_path "$out"
 kdir=$out/linux
 bzimage=$kdir/arch/x86/boot/bzImage
 log=$out/build.log

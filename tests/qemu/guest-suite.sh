@@ -3,12 +3,20 @@
 #  1. module/*.sh: load-time checks, run with the module not loaded;
 #  2. insmod, then every guest_* program and *.sh script in tests/;
 #  3. rmmod, which must succeed.
-# Prints one "ASYNCDEV-TEST: PASS|FAIL name" line per test and a summary.
+# Prints one "ASYNCDEV-TEST: PASS|FAIL|SKIP name" line per test and a summary.
 # adevonly=GLOB (ADEV_ONLY for run.sh) runs only the tests whose name matches.
+#
+# A test that cannot run on this kernel (a missing facility, not a failure)
+# exits 77, after writing its reason to the file $ASYNCDEV_SKIP_FILE:
+#	echo "no /sys/kernel/debug/failslab" > "$ASYNCDEV_SKIP_FILE"; exit 77
+# It is reported as "ASYNCDEV-TEST: SKIP name (reason)" and counted apart,
+# never as a pass. adevnoskip=1 (ADEV_NOSKIP=1 for run.sh) makes every skip
+# a failure: a kernel that is meant to run everything must run everything.
 T=/opt/asyncdev/tests
 KO=/lib/modules/asyncdev.ko
 export ASYNCDEV_KO=$KO
-pass=0 fail=0 failed=
+export ASYNCDEV_SKIP_FILE=/tmp/asyncdev-skip-reason
+pass=0 fail=0 skip=0 failed= skipped=
 timeout_s=${adevtimeout:-300}
 
 run() {	# run NAME CMD...
@@ -16,13 +24,24 @@ run() {	# run NAME CMD...
 	case "$name" in ${adevonly:-*}) ;; *) return ;; esac
 	echo "ASYNCDEV-TEST: RUN $name"
 	t0=$(date +%s)
+	rm -f "$ASYNCDEV_SKIP_FILE"
 	timeout "$timeout_s" "$@"
 	rc=$?
 	# A test killed by timeout may leave children behind: they would
 	# hold places in the FIFO's queues and block the tests after it.
 	case "$1" in /*) killall -9 "$(basename "$1")" 2>/dev/null ;; esac
 	dt=$(( $(date +%s) - t0 ))
-	if [ "$rc" -eq 0 ]; then
+	if [ "$rc" -eq 77 ]; then
+		why=$(head -n 1 "$ASYNCDEV_SKIP_FILE" 2>/dev/null)
+		why=${why:-no reason given}
+		if [ "${adevnoskip:-0}" = 1 ]; then
+			fail=$((fail + 1)); failed="$failed $name"
+			echo "ASYNCDEV-TEST: FAIL $name (skipped: $why; skips are failures here, adevnoskip=1, ${dt}s)"
+		else
+			skip=$((skip + 1)); skipped="$skipped $name"
+			echo "ASYNCDEV-TEST: SKIP $name ($why, ${dt}s)"
+		fi
+	elif [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1)); echo "ASYNCDEV-TEST: PASS $name (${dt}s)"
 	else
 		fail=$((fail + 1)); failed="$failed $name"
@@ -48,5 +67,5 @@ else
 	echo "ASYNCDEV-TEST: FAIL insmod"
 fi
 
-echo "ASYNCDEV-SUITE: $pass passed, $fail failed${failed:+ (failed:$failed)}"
+echo "ASYNCDEV-SUITE: $pass passed, $skip skipped, $fail failed${skipped:+ (skipped:$skipped)}${failed:+ (failed:$failed)}"
 [ "$fail" -eq 0 ]
