@@ -1106,22 +1106,6 @@ int run_batch(Options& o)
     return 0;
 }
 
-std::vector<std::string> split(const std::string& s, char sep)
-{
-    std::vector<std::string> v;
-    std::string cur;
-    for (char ch : s) {
-        if (ch == sep) {
-            v.push_back(cur);
-            cur.clear();
-        } else {
-            cur += ch;
-        }
-    }
-    v.push_back(cur);
-    return v;
-}
-
 } // namespace
 
 int main(int argc, char** argv)
@@ -1177,20 +1161,15 @@ int main(int argc, char** argv)
             if (!tool::parse_double(optarg, o.max_time) || o.max_time <= 0)
                 usage_error("invalid --max-time '%s' (seconds > 0)", optarg);
             break;
-        case 'm':
-            for (const std::string& m : split(optarg, ',')) {
-                if (m == "all") {
-                    o.models.assign(std::begin(all_models), std::end(all_models));
-                    continue;
-                }
-                if (std::find(std::begin(all_models), std::end(all_models), m) ==
-                    std::end(all_models))
-                    usage_error("unknown model '%s' in --models (blocking, nonblock, epoll, "
-                                "sigio, posix-aio, libaio, uring, all)",
-                                m.c_str());
-                o.models.push_back(m);
-            }
+        case 'm': {
+            std::string bad;
+            if (!tool::parse_name_list(optarg, {std::begin(all_models), std::end(all_models)},
+                                       o.models, bad))
+                usage_error("unknown model '%s' in --models (blocking, nonblock, epoll, "
+                            "sigio, posix-aio, libaio, uring, all)",
+                            bad.c_str());
             break;
+        }
         case opt_mem: o.mem = optarg; break;
         case opt_fifo: o.fifo = optarg; break;
         case 'o': o.json = optarg; break;

@@ -75,8 +75,8 @@ constexpr ModeName modes[] = {{"sigio", Mode::sigio},         {"epoll", Mode::ep
                               {"blocking", Mode::blocking},   {"posix-aio", Mode::posix_aio},
                               {"libaio", Mode::libaio},       {"uring", Mode::uring}};
 
-/// Turns the byte stream into records: frames them by their header, checks
-/// them, prints them and keeps the statistics.
+/// Turns the byte stream into records: frames them (tool::RecordFramer),
+/// checks them, prints them and keeps the statistics.
 class Sink {
 public:
     Sink(std::uint64_t limit, bool quiet) : limit_(limit), quiet_(quiet) {}
@@ -87,19 +87,10 @@ public:
     void feed(const std::byte* p, std::size_t n, std::uint64_t now)
     {
         bytes_ += n;
-        buf_.insert(buf_.end(), p, p + n);
-        std::size_t off = 0;
-        while (!done() && buf_.size() - off >= tool::record_header) {
-            const std::byte* r = buf_.data() + off;
-            const asyncdev_record h = tool::read_header(r);
-            if (h.magic != ASYNCDEV_RECORD_MAGIC || h.size < tool::record_min ||
-                h.size > tool::record_max) {
-                ++off; // not a record start: resynchronise on the next magic
-                ++junk_;
-                continue;
-            }
-            if (buf_.size() - off < h.size)
-                break; // the rest has not arrived yet
+        framer_.append(p, n);
+        asyncdev_record h;
+        const std::byte* r;
+        while (!done() && (r = framer_.next(h))) {
             flush_junk();
             const bool ok = tool::check_record(r, h.size) == tool::RecordStatus::ok;
             const std::uint64_t lat = now > h.timestamp_ns ? now - h.timestamp_ns : 0;
@@ -117,34 +108,34 @@ public:
                 std::printf("seq=%llu size=%u latency=%.1fus%s\n",
                             static_cast<unsigned long long>(h.seq), h.size,
                             static_cast<double>(lat) / 1e3, ok ? "" : " BAD-PAYLOAD");
-            off += h.size;
         }
-        buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(off));
+        framer_.compact();
         if (!quiet_)
             std::fflush(stdout);
     }
 
     void flush_junk()
     {
-        if (junk_ && !quiet_)
+        const std::uint64_t junk = framer_.junk() - junk_shown_;
+        if (junk && !quiet_)
             std::printf("skipped %llu bytes that are not records\n",
-                        static_cast<unsigned long long>(junk_));
-        junk_total_ += junk_;
-        junk_ = 0;
+                        static_cast<unsigned long long>(junk));
+        junk_shown_ = framer_.junk();
     }
 
     std::uint64_t records() const { return records_; }
     std::uint64_t bytes() const { return bytes_; }
     std::uint64_t bad() const { return bad_; }
     std::uint64_t gaps() const { return gaps_; }
-    std::uint64_t junk() const { return junk_total_ + junk_; }
+    std::uint64_t junk() const { return framer_.junk(); }
     std::vector<std::uint64_t>& latencies() { return latencies_; }
 
 private:
     std::uint64_t limit_;
     bool quiet_;
-    std::vector<std::byte> buf_;
-    std::uint64_t records_ = 0, bytes_ = 0, bad_ = 0, gaps_ = 0, junk_ = 0, junk_total_ = 0;
+    tool::RecordFramer framer_;
+    std::uint64_t records_ = 0, bytes_ = 0, bad_ = 0, gaps_ = 0;
+    std::uint64_t junk_shown_ = 0; // of framer_.junk(), reported by flush_junk()
     bool have_seq_ = false;
     std::uint64_t last_seq_ = 0;
     std::vector<std::uint64_t> latencies_;

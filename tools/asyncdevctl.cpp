@@ -223,26 +223,19 @@ int cmd_set(const std::vector<std::string>& args)
     };
     std::vector<Change> changes;
     for (const std::string& a : args) {
-        const auto eq = a.find('=');
-        if (eq == std::string::npos || eq == 0)
+        tool::Setting s;
+        switch (tool::parse_setting(a, s)) {
+        case tool::SettingError::ok:
+            break;
+        case tool::SettingError::not_key_value:
             usage_error("set: '%s' is not KEY=VALUE", a.c_str());
-        std::string key = a.substr(0, eq);
-        const std::string val = a.substr(eq + 1);
-        std::uint64_t v = 0;
-        bool ok;
-        if (key == "latency_ns" || key == "jitter_ns" || key == "latency" || key == "jitter") {
-            if (key.find('_') == std::string::npos)
-                key += "_ns";
-            ok = tool::parse_duration_ns(val.c_str(), v);
-        } else if (key == "channels" || key == "produce_hz") {
-            ok = tool::parse_u64(val.c_str(), v) && v <= UINT32_MAX;
-        } else {
+        case tool::SettingError::unknown_key:
             usage_error("set: unknown key '%s' (latency_ns, jitter_ns, channels, produce_hz)",
-                        key.c_str());
+                        s.key.c_str());
+        case tool::SettingError::bad_value:
+            usage_error("set: invalid value '%s' for %s", s.text.c_str(), s.key.c_str());
         }
-        if (!ok)
-            usage_error("set: invalid value '%s' for %s", val.c_str(), key.c_str());
-        changes.push_back({key, v});
+        changes.push_back({s.key, s.value});
     }
     asyncdev::Device dev = open_device(O_RDWR);
     asyncdev::Config cfg = check("get config", [&] { return dev.config(); });

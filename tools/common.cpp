@@ -161,6 +161,61 @@ std::string errno_name(int err)
     return name ? name : std::to_string(err);
 }
 
+SettingError parse_setting(const std::string& arg, Setting& out)
+{
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0)
+        return SettingError::not_key_value;
+    out.key = arg.substr(0, eq);
+    out.text = arg.substr(eq + 1);
+    out.value = 0;
+    bool ok;
+    if (out.key == "latency_ns" || out.key == "jitter_ns" || out.key == "latency" ||
+        out.key == "jitter") {
+        if (out.key.find('_') == std::string::npos)
+            out.key += "_ns";
+        ok = parse_duration_ns(out.text.c_str(), out.value);
+    } else if (out.key == "channels" || out.key == "produce_hz") {
+        ok = parse_u64(out.text.c_str(), out.value) && out.value <= UINT32_MAX;
+    } else {
+        return SettingError::unknown_key;
+    }
+    return ok ? SettingError::ok : SettingError::bad_value;
+}
+
+std::vector<std::string> split(const std::string& s, char sep)
+{
+    std::vector<std::string> v;
+    std::string cur;
+    for (char ch : s) {
+        if (ch == sep) {
+            v.push_back(cur);
+            cur.clear();
+        } else {
+            cur += ch;
+        }
+    }
+    v.push_back(cur);
+    return v;
+}
+
+bool parse_name_list(const std::string& list, const std::vector<std::string>& names,
+                     std::vector<std::string>& out, std::string& bad)
+{
+    for (const std::string& m : split(list, ',')) {
+        if (m == "all") {
+            out = names; // replaces what came before, earlier lists included
+            continue;
+        }
+        if (std::find(names.begin(), names.end(), m) == names.end()) {
+            bad = m;
+            return false;
+        }
+        out.push_back(m);
+    }
+    return true;
+}
+
 std::uint64_t now_ns()
 {
     timespec ts;
@@ -240,6 +295,35 @@ RecordStatus check_record(const std::byte* buf, std::size_t size)
         if (p[i] != static_cast<std::uint8_t>(h.seq + i))
             return RecordStatus::bad_payload;
     return RecordStatus::ok;
+}
+
+void RecordFramer::append(const std::byte* p, std::size_t n)
+{
+    buf_.insert(buf_.end(), p, p + n);
+}
+
+const std::byte* RecordFramer::next(asyncdev_record& h)
+{
+    while (buf_.size() - off_ >= record_header) {
+        const std::byte* r = buf_.data() + off_;
+        h = read_header(r);
+        if (h.magic != ASYNCDEV_RECORD_MAGIC || h.size < record_min || h.size > record_max) {
+            ++off_; // not a record start: resynchronise on the next magic
+            ++junk_;
+            continue;
+        }
+        if (buf_.size() - off_ < h.size)
+            return nullptr; // the rest has not arrived yet
+        off_ += h.size;
+        return r;
+    }
+    return nullptr;
+}
+
+void RecordFramer::compact()
+{
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(off_));
+    off_ = 0;
 }
 
 } // namespace tool

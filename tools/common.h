@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Helpers shared by the asyncdev command-line tools: error and usage
-// reporting (exit 0 success, 1 failure, 2 usage error), number and errno
-// parsing, clocks, percentiles, JSON escaping and the record format.
+// reporting (exit 0 success, 1 failure, 2 usage error), the parsing of
+// option values (numbers, durations, sizes, errnos, KEY=VALUE settings,
+// name lists), clocks, percentiles, JSON escaping, the record format and
+// record framing. The parsers are pure functions: tests/fuzz calls them.
 #pragma once
 
 #include <asyncdev/uapi/asyncdev.h>
@@ -43,6 +45,31 @@ int parse_errno(const char* s);
 /// 5 -> "EIO" (or the number if glibc knows no name).
 std::string errno_name(int err);
 
+/// One KEY=VALUE of `asyncdevctl set`.
+struct Setting {
+    std::string key;     ///< latency_ns, jitter_ns, channels or produce_hz
+    std::string text;    ///< VALUE as given
+    std::uint64_t value = 0;
+};
+enum class SettingError {
+    ok,
+    not_key_value, ///< no '=', or nothing before it
+    unknown_key,   ///< `key` = the KEY as given
+    bad_value,     ///< `key` = the canonical key, `text` = VALUE
+};
+/// Parses KEY=VALUE (split at the first '='): latency_ns and jitter_ns (or
+/// latency, jitter) take a duration (parse_duration_ns), channels and
+/// produce_hz a parse_u64 number <= UINT32_MAX.
+SettingError parse_setting(const std::string& arg, Setting& out);
+
+/// "a,,b" -> {"a", "", "b"}; "" -> {""}.
+std::vector<std::string> split(const std::string& s, char sep);
+/// A comma-separated list of `names`, appended to `out`; "all" replaces
+/// `out` so far (earlier entries and lists included) with every name, in
+/// order. False at the first unknown entry, which goes to `bad`.
+bool parse_name_list(const std::string& list, const std::vector<std::string>& names,
+                     std::vector<std::string>& out, std::string& bad);
+
 /// CLOCK_MONOTONIC in ns (the clock of asyncdev_record.timestamp_ns).
 std::uint64_t now_ns();
 
@@ -74,5 +101,30 @@ enum class RecordStatus { ok, bad_magic, bad_size, bad_payload };
 RecordStatus check_record(const std::byte* buf, std::size_t size);
 /// Header fields of the record at `buf` (at least 24 bytes available).
 asyncdev_record read_header(const std::byte* buf);
+
+/// Frames a byte stream (what asyncdev-watch reads) into records. A byte
+/// where no record header starts (wrong magic, or a size outside
+/// record_min..record_max) is skipped and counted, so that the framer
+/// resynchronises on the next record after garbage or a torn record.
+class RecordFramer {
+public:
+    /// Appends `n` bytes of the stream.
+    void append(const std::byte* p, std::size_t n);
+    /// The next whole record (its header in `h`), skipping what is not a
+    /// record start; nullptr when more bytes are needed. The pointer stays
+    /// valid until the next append() or compact().
+    const std::byte* next(asyncdev_record& h);
+    /// Forgets the bytes next() has consumed.
+    void compact();
+    /// Bytes skipped so far.
+    std::uint64_t junk() const { return junk_; }
+    /// Bytes appended and not yet consumed.
+    std::size_t buffered() const { return buf_.size() - off_; }
+
+private:
+    std::vector<std::byte> buf_;
+    std::size_t off_ = 0;
+    std::uint64_t junk_ = 0;
+};
 
 } // namespace tool

@@ -91,6 +91,11 @@ private:
         return out;
     }
 
+    // Arrays and objects nest by recursion: bound it, or a file of a
+    // million '[' overflows the stack (asyncdev-bench --plot-from crashed
+    // with SIGSEGV; tests/fuzz/fuzz_json checks the bound).
+    static constexpr int max_depth = 512;
+
     Value value()
     {
         ws();
@@ -98,6 +103,13 @@ private:
             error("unexpected end");
         Value v;
         const char c = t_[i_];
+        if ((c == '{' || c == '[') && depth_ >= max_depth)
+            error("nesting too deep");
+        struct Nest {
+            int& d;
+            explicit Nest(int& depth) : d(++depth) {}
+            ~Nest() { --d; }
+        } nest(depth_);
         if (c == '{') {
             ++i_;
             v.type = Value::Type::object;
@@ -142,6 +154,7 @@ private:
 
     const std::string& t_;
     std::size_t i_ = 0;
+    int depth_ = 0;
 };
 
 } // namespace

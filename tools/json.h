@@ -36,7 +36,8 @@ struct Value {
     }
 };
 
-/// Throws std::runtime_error("offset N: ...") on malformed input.
+/// Throws std::runtime_error("offset N: ...") on malformed input, and on
+/// arrays/objects nested more than 512 deep.
 Value parse(const std::string& text);
 
 } // namespace tool::json
