@@ -41,9 +41,20 @@ static bool adev_channel_free(struct adev_engine *e)
 	return e->busy < READ_ONCE(e->channels);
 }
 
+/*
+ * A service time may end up to 1/8 of it (at most 50 us, the default timer
+ * slack of a task) late, so that requests submitted together expire in one
+ * timer interrupt instead of one each, as interrupt coalescing does.
+ */
+static u64 adev_service_slack(u64 ns)
+{
+	return min_t(u64, ns >> 3, 50 * NSEC_PER_USEC);
+}
+
 static void adev_req_start_timer(struct adev_req *req, u64 ns)
 {
-	hrtimer_start(&req->timer, ns_to_ktime(ns), HRTIMER_MODE_REL_SOFT);
+	hrtimer_start_range_ns(&req->timer, ns_to_ktime(ns),
+			       adev_service_slack(ns), HRTIMER_MODE_REL_SOFT);
 }
 
 /*
@@ -181,6 +192,7 @@ int adev_engine_sleep(struct adev_node *node)
 {
 	struct adev_engine *e = &node->engine;
 	ktime_t deadline;
+	u64 ns;
 	int ret;
 
 	if (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns))
@@ -195,10 +207,12 @@ int adev_engine_sleep(struct adev_node *node)
 	if (ret)
 		return ret;
 
-	deadline = ktime_add_ns(ktime_get(), adev_service_ns(e));
+	ns = adev_service_ns(e);
+	deadline = ktime_add_ns(ktime_get(), ns);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (!schedule_hrtimeout(&deadline, HRTIMER_MODE_ABS))
+		if (!schedule_hrtimeout_range(&deadline, adev_service_slack(ns),
+					      HRTIMER_MODE_ABS))
 			break;
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
