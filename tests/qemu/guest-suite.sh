@@ -12,6 +12,9 @@
 # It is reported as "ASYNCDEV-TEST: SKIP name (reason)" and counted apart,
 # never as a pass. adevnoskip=1 (ADEV_NOSKIP=1 for run.sh) makes every skip
 # a failure: a kernel that is meant to run everything must run everything.
+# ASYNCDEV_DEBUG_KERNEL=1 in the environment (make check-debug) says the
+# kernel is the debug one: KASAN, lockdep, kmemleak under TCG, several times
+# slower than Debian's; tests may relax timing bounds, never correctness.
 T=/opt/asyncdev/tests
 KO=/lib/modules/asyncdev.ko
 export ASYNCDEV_KO=$KO

@@ -7,7 +7,8 @@
 # build dir with the guest programs), GUEST_TIMEOUT (seconds), ADEV_ARGS
 # (extra insmod arguments), ADEV_ONLY (run only tests matching this glob),
 # ADEV_NOSKIP=1 (a test that skips, exit 77, fails instead), ADEV_TEST_TIMEOUT
-# (seconds per test), QEMU_MEM.
+# (seconds per test), ADEV_GUEST_ENV (NAME=VALUE words: the kernel passes
+# them to /init as environment, so every test sees them), QEMU_MEM.
 set -euo pipefail
 mode=${1:?usage: run.sh check|demo|shell}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,6 +32,12 @@ append="console=ttyS0 panic=-1 loglevel=5 adevmode=$mode"
 [ -n "${ADEV_TEST_TIMEOUT:-}" ] && append="$append adevtimeout=$ADEV_TEST_TIMEOUT"
 [ -n "${ADEV_ONLY:-}" ] && append="$append adevonly=$ADEV_ONLY"
 [ "${ADEV_NOSKIP:-0}" = 1 ] && append="$append adevnoskip=1"
+for kv in ${ADEV_GUEST_ENV:-}; do
+	case "$kv" in
+	[A-Za-z_]*=*) append="$append $kv" ;;
+	*) echo "run.sh: ADEV_GUEST_ENV: '$kv' is not NAME=VALUE" >&2; exit 1 ;;
+	esac
+done
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "${QEMU_MEM:-1G}" -smp 2 -no-reboot
       -kernel "$kernel" -initrd "$initrd" -append "$append")
 
