@@ -5,7 +5,7 @@
  *
  *  1. systematic: for each operation (open, every ioctl, O_ASYNC on/off,
  *     io_setup, io_submit of queued and immediate reads and writes on both
- *     nodes, io_uring setup, reads and writes, read/write), make the 1st,
+ *     nodes, io_uring reads and writes, read/write), make the 1st,
  *     2nd, 3rd, ... slab allocation of the call fail (/proc/thread-self/
  *     fail-nth) until the call runs with no failure injected; after each
  *     run check that the call failed cleanly (ENOMEM or EAGAIN, nothing
@@ -16,7 +16,8 @@
  *     once, every record this test wrote is read exactly once if and only if
  *     its write succeeded, and asyncmem holds exactly what the successful
  *     writes stored.
- *  3. the same with fail_page_alloc (order >= 1 allocations).
+ *  3. the same with fail_page_alloc (kernel pages of any order: slab
+ *     refills and the like; user pages are left alone).
  *  4. with injection off, the device works: round trips, sane statistics.
  *
  * A failed call must never hang (every wait has a deadline), lose or
@@ -885,29 +886,13 @@ static void check_aio_mem_read(struct sys *s)
 	check_mem_read(s, false);
 }
 
-/* io_uring */
-static long op_uring_init(struct sys *s)
-{
-	s->r = io_uring_queue_init(8, &s->ring, 0);
-	s->ring_up = s->r == 0;
-	return s->r;
-}
-
-static void check_uring_init(struct sys *s)
-{
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-
-	if (!s->ring_up)
-		return;
-	sqe = io_uring_get_sqe(&s->ring);
-	io_uring_prep_nop(sqe);
-	assert_int_equal(io_uring_submit(&s->ring), 1);
-	cqe = uring_wait(&s->ring);
-	assert_int_equal(cqe->res, 0);
-	io_uring_cqe_seen(&s->ring, cqe);
-}
-
+/*
+ * io_uring (not io_uring_setup: a failure inside its xa_store() of the
+ * task's ring list leaves empty xarray nodes that nothing frees, which
+ * kmemleak reports once the process is gone; 6.1's io_uring/tctx.c says so
+ * in __io_uring_free, "Fault injection forcing allocation errors in the
+ * xa_store() path ...". Not asyncdev's, and it would hide asyncdev's leaks.)
+ */
 static void prep_uring(struct sys *s)
 {
 	sys_open(s);
@@ -1089,7 +1074,6 @@ static const struct scenario scenarios[] = {
 	{ "io_submit FIFO write, room there", prep_aio, op_aio_fifo_write_now, check_aio_fifo_write_now },
 	{ "io_submit asyncmem writev (latency)", prep_aio_mem, op_aio_mem_write, check_aio_mem_write },
 	{ "io_submit asyncmem read (latency)", prep_aio_mem, op_aio_mem_read, check_aio_mem_read },
-	{ "io_uring_setup", NULL, op_uring_init, check_uring_init },
 	{ "io_uring FIFO read (empty)", prep_uring, op_uring_fifo_read, check_uring_fifo_read },
 	{ "io_uring FIFO write (full)", prep_uring_fifo_full, op_uring_fifo_write, check_uring_fifo_write },
 	{ "io_uring asyncmem write (latency)", prep_uring_mem, op_uring_mem_write, check_uring_mem_write },
@@ -1353,17 +1337,14 @@ static void rnd_open_ioctls(void)
 	}
 }
 
+/* An aio context (not an io_uring: see prep_uring). */
 static void rnd_setup_teardown(void)
 {
 	io_context_t ctx = 0;
-	struct io_uring ring;
 	int r = io_setup(4, &ctx);
 
 	if (note("io_setup", r, false))
 		note("io_destroy", io_destroy(ctx), false);
-	r = io_uring_queue_init(4, &ring, 0);
-	if (note("io_uring_setup", r, false))
-		io_uring_queue_exit(&ring);
 }
 
 static void rnd_sync(struct rnd *R)
