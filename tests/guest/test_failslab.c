@@ -1630,9 +1630,8 @@ int main(void)
 	if (access(DBG "failslab/probability", W_OK) ||
 	    access(DBG "fail_page_alloc/probability", W_OK) ||
 	    access("/proc/thread-self/fail-nth", W_OK)) {
-		const char *why = "no failslab/fail_page_alloc in /sys/kernel/debug "
-				  "(kernel without CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, "
-				  "CONFIG_FAULT_INJECTION_DEBUG_FS)";
+		const char *why = "no failslab in debugfs (needs CONFIG_FAILSLAB, "
+				  "CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS)";
 		FILE *f = skip ? fopen(skip, "w") : NULL;
 
 		if (f) {

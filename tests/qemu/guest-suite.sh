@@ -70,5 +70,9 @@ else
 	echo "ASYNCDEV-TEST: FAIL insmod"
 fi
 
+if [ -n "${adevonly:-}" ] && [ $((pass + skip + fail)) -eq 0 ]; then
+	fail=1 failed=" adevonly"
+	echo "ASYNCDEV-TEST: FAIL adevonly (no test matches '$adevonly')"
+fi
 echo "ASYNCDEV-SUITE: $pass passed, $skip skipped, $fail failed${skipped:+ (skipped:$skipped)}${failed:+ (failed:$failed)}"
 [ "$fail" -eq 0 ]
