@@ -112,11 +112,11 @@ struct adev_stats_pcpu {
  * @readers:	read requests (sync and async) in arrival order; only the
  *		first one may consume
  * @writers:	write requests in arrival order; only the first one may
- *		store, and it alone uses @bounce
- * @reserved:	room promised to the head writer while it fills @bounce; the
- *		producer must not take it
- * @bounce:	ADEV_ATOMIC_WRITE bytes: user data is copied here (may fault)
- *		before being stored into the ring under @lock
+ *		store
+ * @reserved:	bytes right after the @len stored ones that the head writer
+ *		is copying user data into without @lock (the copy may fault)
+ * @behind:	producer records stored after the reservation meanwhile; the
+ *		writer's commit makes them visible
  * @rwait:	sleeping readers and pollers wait for data or their turn
  * @wwait:	sleeping writers and pollers wait for room or their turn
  * @fasync_mutex: serialises fifo_fasync's update of both lists below
@@ -139,7 +139,7 @@ struct adev_fifo {
 	struct list_head readers;
 	struct list_head writers;
 	size_t reserved;
-	u8 *bounce;
+	size_t behind;
 	wait_queue_head_t rwait;
 	wait_queue_head_t wwait;
 	struct mutex fasync_mutex;	/* both fasync lists, in fifo_fasync */

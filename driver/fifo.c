@@ -15,10 +15,12 @@
  * as f_fs does: the caller's iovec is gone when read_iter returns.
  *
  * A user copy can fault and sleep, so it never runs under fifo->lock:
- * readers copy out of the ring under fifo->read_mutex, and the head writer
- * copies into fifo->bounce after reserving room, then stores under the lock.
- * If the copy faults nothing is consumed or stored and the call fails with
- * -EFAULT.
+ * readers copy out of the ring under fifo->read_mutex; the head writer
+ * reserves the room right after the stored bytes, copies straight into it,
+ * then commits what it copied under the lock. While it copies, the producer
+ * appends its records after the reservation (fifo->behind); the commit
+ * closes the gap a short copy left. If the copy faults nothing is consumed
+ * or stored and the call fails with -EFAULT.
  */
 #include <linux/kthread.h>
 #include <linux/poll.h>
@@ -44,7 +46,7 @@ static struct adev_node *fifo_node(struct adev_fifo *f)
 
 static size_t fifo_room(const struct adev_fifo *f)
 {
-	return f->size - f->len - f->reserved;
+	return f->size - f->len - f->reserved - f->behind;
 }
 
 /*
@@ -131,20 +133,48 @@ static void fifo_fire(struct adev_fifo *f, const struct fifo_events *ev)
 		queue_work(adev_wq, &f->work);
 }
 
-/* Append @n bytes; the caller holds f->lock and made sure they fit. */
-static void fifo_store(struct adev_fifo *f, const void *src, size_t n)
+/* Ring index of the byte @off bytes after the tail. */
+static size_t fifo_index(const struct adev_fifo *f, size_t off)
 {
-	size_t head = f->tail + f->len;
-	size_t first;
+	size_t i = f->tail + off;
 
-	if (head >= f->size)
-		head -= f->size;
-	first = min(n, f->size - head);
-	memcpy(f->buf + head, src, first);
+	return i >= f->size ? i - f->size : i;
+}
+
+/* Copy @n bytes into the ring @off bytes after the tail; under f->lock. */
+static void fifo_put(struct adev_fifo *f, size_t off, const void *src,
+		     size_t n)
+{
+	size_t i = fifo_index(f, off);
+	size_t first = min(n, f->size - i);
+
+	memcpy(f->buf + i, src, first);
 	memcpy(f->buf, src + first, n - first);
+}
+
+/* Make @n more bytes after the stored ones visible; under f->lock. */
+static void fifo_grow(struct adev_fifo *f, size_t n)
+{
 	f->len += n;
 	if (f->len > f->high_water)
 		WRITE_ONCE(f->high_water, f->len);
+}
+
+/*
+ * Move the @n bytes at @from (bytes after the tail) back to @to < @from,
+ * in ring order; under f->lock.
+ */
+static void fifo_move(struct adev_fifo *f, size_t to, size_t from, size_t n)
+{
+	while (n) {
+		size_t d = fifo_index(f, to), s = fifo_index(f, from);
+		size_t c = min3(n, f->size - d, f->size - s);
+
+		memmove(f->buf + d, f->buf + s, c);
+		to += c;
+		from += c;
+		n -= c;
+	}
 }
 
 /* Drop @n bytes from the tail; the caller holds f->lock. */
@@ -290,38 +320,50 @@ static ssize_t fifo_read_fast(struct adev_fifo *f, struct adev_qent *q,
 	return fifo_read_copy(f, q, to, n, off);
 }
 
-/* Promise the head writer room for its next piece; under f->lock. */
-static size_t fifo_reserve(struct adev_fifo *f, size_t count)
+/*
+ * Promise the head writer the room after the stored bytes for its next
+ * piece; under f->lock. Returns its size, and its ring index in *@head.
+ */
+static size_t fifo_reserve(struct adev_fifo *f, size_t count, size_t *head)
 {
 	f->reserved = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
+	*head = fifo_index(f, f->len);
 	return f->reserved;
 }
 
 /*
- * The head writer @q copies the @chunk bytes reserved for it from @from and
- * stores them: all of them if it is an atomic write (q->need > 1 or a
- * single byte), else what could be copied. Returns the bytes stored, or
- * -EFAULT if nothing could be copied. *@left tells whether @q has left the
- * list: the write is complete or faulted.
+ * The head writer @q copies @chunk bytes from @from into the room reserved
+ * for it, which starts at ring index @head, and commits them: all of them
+ * if it is an atomic write (q->need > 1 or a single byte), else what could
+ * be copied. Returns the bytes stored, or -EFAULT if nothing could be
+ * copied. *@left tells whether @q has left the list: the write is complete
+ * or faulted.
  */
 static ssize_t fifo_write_copy(struct adev_fifo *f, struct adev_qent *q,
-			       struct iov_iter *from, size_t chunk, bool *left)
+			       struct iov_iter *from, size_t head,
+			       size_t chunk, bool *left)
 {
 	size_t count = iov_iter_count(from);
+	size_t first = min(chunk, f->size - head);
 	struct fifo_events ev = {};
 	unsigned long flags;
 	size_t c;
 
-	c = copy_from_iter(f->bounce, chunk, from);
+	c = copy_from_iter(f->buf + head, first, from);
+	if (c == first && chunk > first)
+		c += copy_from_iter(f->buf, chunk - first, from);
 	if (c < chunk && q->need > 1)
 		c = 0;		/* an atomic write is stored whole or not at all */
 
 	spin_lock_irqsave(&f->lock, flags);
+	if (c < chunk && f->behind)
+		fifo_move(f, f->len + c, f->len + chunk, f->behind);
 	f->reserved = 0;
-	if (c) {
+	if (c || f->behind) {
 		size_t old = f->len;
 
-		fifo_store(f, f->bounce, c);
+		fifo_grow(f, c + f->behind);
+		f->behind = 0;
 		fifo_changed(f, old, &ev);
 	}
 	*left = c < chunk || c == count;
@@ -346,7 +388,7 @@ static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
 			       struct iov_iter *from, bool *left)
 {
 	unsigned long flags;
-	size_t chunk;
+	size_t chunk, head;
 
 	spin_lock_irqsave(&f->lock, flags);
 	if (!fifo_can_write(f, q)) {
@@ -354,9 +396,9 @@ static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
 		*left = false;
 		return 0;
 	}
-	chunk = fifo_reserve(f, iov_iter_count(from));
+	chunk = fifo_reserve(f, iov_iter_count(from), &head);
 	spin_unlock_irqrestore(&f->lock, flags);
-	return fifo_write_copy(f, q, from, chunk, left);
+	return fifo_write_copy(f, q, from, head, chunk, left);
 }
 
 /*
@@ -368,7 +410,7 @@ static ssize_t fifo_write_fast(struct adev_fifo *f, struct adev_qent *q,
 			       struct iov_iter *from, size_t need, bool *left)
 {
 	unsigned long flags;
-	size_t chunk;
+	size_t chunk, head;
 
 	spin_lock_irqsave(&f->lock, flags);
 	if (!list_empty(&f->writers) || fifo_room(f) < need) {
@@ -376,9 +418,9 @@ static ssize_t fifo_write_fast(struct adev_fifo *f, struct adev_qent *q,
 		return 0;
 	}
 	list_add_tail(&q->list, &f->writers);
-	chunk = fifo_reserve(f, iov_iter_count(from));
+	chunk = fifo_reserve(f, iov_iter_count(from), &head);
 	spin_unlock_irqrestore(&f->lock, flags);
-	return fifo_write_copy(f, q, from, chunk, left);
+	return fifo_write_copy(f, q, from, head, chunk, left);
 }
 
 static size_t fifo_write_need(size_t count)
@@ -782,8 +824,15 @@ static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
 	rec.timestamp_ns = ktime_get_ns();
 	for (i = 0; i < sizeof(rec.payload); i++)
 		rec.payload[i] = (u8)(rec.seq + i);
-	fifo_store(f, &rec, sizeof(rec));
-	fifo_changed(f, old, ev);
+	if (f->reserved) {
+		/* A writer is copying into the room before it: queue behind. */
+		fifo_put(f, f->len + f->reserved + f->behind, &rec, sizeof(rec));
+		f->behind += sizeof(rec);
+	} else {
+		fifo_put(f, f->len, &rec, sizeof(rec));
+		fifo_grow(f, sizeof(rec));
+		fifo_changed(f, old, ev);
+	}
 	adev_stat_add(node, ADEV_STAT_PRODUCER_RECORDS, 1);
 }
 
@@ -874,12 +923,8 @@ int adev_fifo_init(struct adev_node *node, size_t size)
 	struct adev_fifo *f = &node->fifo;
 
 	f->buf = kvmalloc(size, GFP_KERNEL);
-	f->bounce = kmalloc(ADEV_ATOMIC_WRITE, GFP_KERNEL);
-	if (!f->buf || !f->bounce) {
-		kvfree(f->buf);
-		kfree(f->bounce);
+	if (!f->buf)
 		return -ENOMEM;
-	}
 	f->size = size;
 	spin_lock_init(&f->lock);
 	mutex_init(&f->read_mutex);
@@ -902,7 +947,6 @@ void adev_fifo_exit(struct adev_node *node)
 	adev_fifo_set_produce_hz(node, 0);
 	cancel_work_sync(&f->work);
 	kvfree(f->buf);
-	kfree(f->bounce);
 }
 
 const struct file_operations adev_fifo_fops = {
