@@ -2,8 +2,8 @@
 #
 #   make             build the module and everything in userspace
 #   make demo        build, boot the QEMU guest, show the device working
-#   make check       every test: lint, host tests (ASan/UBSan, valgrind),
-#                    the guest suite under QEMU
+#   make check       every test: lint, host tests (ASan/UBSan, valgrind,
+#                    TSan), libFuzzer runs, the guest suite under QEMU
 #   make check-debug the guest suite on a debug kernel (KASAN, lockdep,
 #                    kmemleak, UBSAN, failslab), built once and cached
 #   make qemu-shell  interactive guest with the module loaded
@@ -38,6 +38,7 @@ DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	linux-source-6.1 qemu-system-x86 busybox-static cpio kmod \
 	libaio-dev liburing-dev libcmocka-dev cmake pkg-config fio valgrind \
 	sparse gnuplot-nox bc flex bison libelf-dev libssl-dev \
+	trinity clang libclang-rt-14-dev \
 	python3 xz-utils
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \
@@ -94,6 +95,14 @@ check-host:
 	cmake --build $(BUILD)/asan -j$(JOBS)
 	ctest --test-dir $(BUILD)/asan --output-on-failure -j$(JOBS)
 	ctest --test-dir $(BUILD)/user --output-on-failure -L valgrind
+	cmake -S $(TOP) -B $(BUILD)/tsan -DASYNCDEV_SANITIZE=thread \
+		-DASYNCDEV_GUEST_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(BUILD)/tsan -j$(JOBS)
+	ctest --test-dir $(BUILD)/tsan --output-on-failure -L host -j$(JOBS)
+	CC=clang CXX=clang++ cmake -S $(TOP) -B $(BUILD)/fuzz -DASYNCDEV_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/fuzz -j$(JOBS)
+	ctest --test-dir $(BUILD)/fuzz --output-on-failure -L fuzz -V -j$(JOBS)
 
 check-guest:
 	KVER=$(KVER) $(TOP)/tests/qemu/run.sh check
