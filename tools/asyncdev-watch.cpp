@@ -416,9 +416,9 @@ int main(int argc, char** argv)
         // posix-aio: glibc cannot cancel a read its helper thread is blocked
         // in (an empty FIFO), and PosixAio's destructor waits for it; then we
         // leave without destroying it (see the end).
-        std::unique_ptr<asyncdev::PosixAio> posix;
         asyncdev::RequestId posix_id = 0;
-        std::vector<std::byte> posix_chunk;
+        std::vector<std::byte> posix_chunk; // outlives posix (declared after)
+        std::unique_ptr<asyncdev::PosixAio> posix;
         switch (run.mode) {
         case Mode::epoll: run_epoll(run); break;
         case Mode::sigio: run_sigio(run); break;
@@ -429,16 +429,20 @@ int main(int argc, char** argv)
             run_async(run, *posix, posix_chunk, posix_id);
             break;
         case Mode::libaio: {
-            asyncdev::AioContext io(loop, 4);
+            // The buffer and id outlive the engine, whose destructor
+            // cancels and waits for the read the kernel may still fill.
             std::vector<std::byte> chunk(chunk_size);
             asyncdev::RequestId id = 0;
+            asyncdev::AioContext io(loop, 4);
             run_async(run, io, chunk, id);
             break;
         }
         case Mode::uring: {
-            asyncdev::Uring io(loop, 4);
+            // The buffer and id outlive the engine, whose destructor
+            // cancels and waits for the read the kernel may still fill.
             std::vector<std::byte> chunk(chunk_size);
             asyncdev::RequestId id = 0;
+            asyncdev::Uring io(loop, 4);
             run_async(run, io, chunk, id);
             break;
         }

@@ -28,6 +28,20 @@ has() {
 	if grep -Eq -- "$2" "$1"; then ok "$3"; else bad "$3 (no '$2' in $(basename "$1"))"; fi
 }
 
+# wait_term_blocked PID: wait (up to 20 s) until PID blocks SIGTERM, i.e.
+# the watcher has set up its signalfd; a SIGTERM before that kills it
+# (exit 143) on a slow (debug, loaded) guest.
+wait_term_blocked() {
+	i=0
+	while [ $i -lt 200 ]; do
+		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$1/status 2>/dev/null)
+		[ -n "$blk" ] && [ $(( 0x$blk & 0x4000 )) != 0 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
 restore() {
 	for d in /dev/asyncdev /dev/asyncmem; do
 		asyncdevctl -d $d set latency_ns=0 jitter_ns=0 channels=1 >/dev/null 2>&1
@@ -142,6 +156,7 @@ expect 1 "watch --count not reached before --duration" asyncdev-watch --mode lib
 for m in blocking posix-aio; do
 	asyncdev-watch --mode $m --quiet > $out 2> $err &
 	wpid=$!
+	wait_term_blocked $wpid
 	sleep 0.5
 	kill -TERM $wpid
 	wait $wpid
@@ -155,13 +170,20 @@ asyncdevctl producer start 1000
 for m in sigio posix-aio libaio uring; do
 	asyncdev-watch --mode $m --quiet > $out 2> $err &
 	wpid=$!
+	wait_term_blocked $wpid
 	sleep 0.5
 	kill -TERM $wpid
 	wait $wpid
 	rc=$?
 	[ $rc = 0 ] && ok "watch --mode $m under load: SIGTERM -> exit 0" || bad "watch --mode $m under load: SIGTERM -> exit $rc"
 	has $out '^records +[1-9][0-9]* ' "watch --mode $m under load: summary with records"
-	has $out '0 seq gaps, 0 bad records, 0 non-record bytes' "watch --mode $m under load: records intact"
+	# A slow guest may not keep up with the producer: its drops show as
+	# seq gaps, which are then expected (as many runs as overruns at most).
+	if grep -Eq '^overruns +0 ' $out; then
+		has $out '0 seq gaps, 0 bad records, 0 non-record bytes' "watch --mode $m under load: records intact"
+	else
+		has $out ' [0-9]+ seq gaps, 0 bad records, 0 non-record bytes' "watch --mode $m under load: records intact (producer overran)"
+	fi
 done
 asyncdevctl producer stop
 asyncdevctl flush
