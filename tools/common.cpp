@@ -65,9 +65,12 @@ bool parse_u64(const char* s, std::uint64_t& out)
 {
     if (!s || !*s || !std::isdigit(static_cast<unsigned char>(*s)))
         return false;
+    // Base 16 only after 0x: base 0 would read a leading 0 as octal,
+    // unlike the size and duration parsers (strtod).
+    const bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
     errno = 0;
     char* end = nullptr;
-    const unsigned long long v = std::strtoull(s, &end, 0);
+    const unsigned long long v = std::strtoull(s, &end, hex ? 16 : 10);
     if (errno || *end)
         return false;
     out = v;

@@ -27,7 +27,7 @@ const std::vector<std::string> models = {"blocking",  "nonblock", "epoll", "sigi
 
 bool plain_decimal(const std::string& s)
 {
-    if (s.empty() || s.size() > 19 || (s[0] == '0' && s.size() > 1))
+    if (s.empty() || s.size() > 19)
         return false;
     for (char c : s)
         if (!std::isdigit(static_cast<unsigned char>(c)))
@@ -69,8 +69,7 @@ void check_numbers(const std::string& arg)
     }
     if (!plain_decimal(arg))
         return;
-    // A plain decimal means the same number to all of them (a leading 0
-    // is octal to parse_u64 only, hence "plain").
+    // A plain decimal (leading zeros too) means the same number to all.
     FUZZ_CHECK(ok_u);
     if (u < exact) {
         FUZZ_CHECK(ok_ns && ns == u);
