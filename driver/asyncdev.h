@@ -99,9 +99,10 @@ struct adev_stats_pcpu {
 
 /**
  * struct adev_fifo - the ring buffer behind /dev/asyncdev
- * @lock:	protects @tail, @len, @gen, @readers, @writers and the
- *		state of every request on those lists; taken from process,
- *		softirq (producer) and aio-cancel (irqs off) context: irqsave
+ * @lock:	protects @tail, @len, @reserved, @behind, @readers, @writers
+ *		and the state of every request on those lists; taken from
+ *		process, softirq (producer) and aio-cancel (irqs off)
+ *		context: irqsave
  * @read_mutex:	held by the one consumer copying out of the ring (the head
  *		reader), and by flush; the copy runs without @lock, so the
  *		bytes it reads must not be discarded under it

@@ -177,13 +177,22 @@ static void fifo_move(struct adev_fifo *f, size_t to, size_t from, size_t n)
 	}
 }
 
-/* Drop @n bytes from the tail; the caller holds f->lock. */
+/*
+ * Drop @n bytes from the tail; the caller holds f->lock and f->read_mutex.
+ * A ring left empty, with no writer copying into it, starts over at offset
+ * 0 (as a pipe reuses its spare page): small write/read exchanges then keep
+ * touching the same warm page instead of walking the whole ring.
+ */
 static void fifo_drop(struct adev_fifo *f, size_t n)
 {
+	f->len -= n;
+	if (!f->len && !f->reserved) {
+		f->tail = 0;
+		return;
+	}
 	f->tail += n;
 	if (f->tail >= f->size)
 		f->tail -= f->size;
-	f->len -= n;
 }
 
 /*

@@ -6,6 +6,7 @@
 # KERNEL, MODULE, USERBUILD (default $BUILD/user, a configured top-level
 # CMake build that contains tests/bench), BENCH_RUNS (3), BENCH_RUNTIME
 # (seconds per fio run, 4), BENCH_RAMP (1), BENCH_ONLY (e.g. "P1 P5"),
+# BENCH_MODPARAMS (asyncdev module parameters, e.g. "fifo_bytes=4096"),
 # GUEST_TIMEOUT (seconds, 1200), QEMU_MEM (1G).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -74,6 +75,7 @@ append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:
 # the TSC (what real hardware uses); BENCH_CMDLINE="" measures without it.
 append="$append ${BENCH_CMDLINE-tsc=reliable}"
 [ -n "${BENCH_ONLY:-}" ] && append="$append adevbenchonly=$(echo "$BENCH_ONLY" | tr ' ' ,)"
+[ -n "${BENCH_MODPARAMS:-}" ] && append="$append adevbenchmod=$(echo "$BENCH_MODPARAMS" | tr ' ' ,)"
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "${QEMU_MEM:-1G}" -smp 2 -no-reboot
       -kernel "$kernel" -initrd "$initrd" -append "$append")
 log=$out/console.log
