@@ -256,12 +256,16 @@ public:
         // stored its latency sample, but its request has finished).
         const std::uint64_t done = std::min(done_.load(), total_);
         measured_at_end_ = done > warmup_ ? done - warmup_ : 0;
-        if (printed_ && tty_)
+        if (printed_.load() && tty_)
             std::fprintf(stderr, "\r\033[K");
     }
 
     std::uint64_t measured() const { return measured_at_end_; }
-    double seconds() const { return static_cast<double>(end_ns_ - start_ns_.load()) / 1e9; }
+    double seconds() const
+    {
+        const std::uint64_t start = start_ns_.load();
+        return end_ns_ > start ? static_cast<double>(end_ns_ - start) / 1e9 : 0;
+    }
     double cpu() const { return cpu_seconds(ru_end_) - cpu_seconds(ru_start_); }
     long ctxsw() const
     {
@@ -269,8 +273,12 @@ public:
     }
 
 private:
+    /// Once: at the end of the warm-up, or from finish() if it came first
+    /// (two threads can get here at the same time).
     void start(std::uint64_t now)
     {
+        if (start_claimed_.exchange(true))
+            return;
         ::getrusage(RUSAGE_SELF, &ru_start_);
         start_ns_.store(now);
         started_.store(true);
@@ -282,7 +290,7 @@ private:
         std::uint64_t last = last_progress_.load();
         if (now - last < 1000000000ull || !last_progress_.compare_exchange_strong(last, now))
             return;
-        printed_ = true;
+        printed_.store(true);
         std::fprintf(stderr, "%s%s: %s: %llu/%llu ops (%llu warm-up), %.1f s%s", tty_ ? "\r" : "",
                      tool::prog, model_.c_str(), static_cast<unsigned long long>(done),
                      static_cast<unsigned long long>(total_),
@@ -293,9 +301,9 @@ private:
     std::uint64_t warmup_, total_, max_ns_;
     std::string model_;
     bool quiet_, tty_;
-    bool printed_ = false;
+    std::atomic<bool> printed_{false};
     std::atomic<std::uint64_t> done_{0};
-    std::atomic<bool> started_{false}, finished_{false};
+    std::atomic<bool> start_claimed_{false}, started_{false}, finished_{false};
     std::atomic<std::uint64_t> start_ns_{0}, last_progress_{0};
     std::uint64_t begin_ns_ = 0, end_ns_ = 0, measured_at_end_ = 0;
     rusage ru_start_{}, ru_end_{};

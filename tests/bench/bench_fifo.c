@@ -6,11 +6,13 @@
  *   bench_fifo rt    DEV|pipe SECONDS [BYTES]
  *	P1: write BYTES (default 4096) then read them back, as many round
  *	trips as fit in SECONDS. Prints "ops=N secs=S ops_per_s=R".
- *   bench_fifo sigio DEV|pipe ITERATIONS
+ *   bench_fifo sigio DEV|pipe[,DEV|pipe] ITERATIONS
  *	P5: O_ASYNC + F_SETOWN(self) + F_SETSIG(SIGRTMIN) on the read side;
  *	time from just before write(64 bytes) until sigwaitinfo() returned
  *	the real-time signal, then drain. Prints "n=N p50_ns=.. p99_ns=..
- *	mean_ns=.. min_ns=.. max_ns=..".
+ *	mean_ns=.. min_ns=.. max_ns=..". With two sources, one iteration of
+ *	each in turn (both see the same host noise, which decides a p99
+ *	under TCG), and one such line per source, prefixed "SOURCE: ".
  *
  *   bench_fifo sleep NANOSECONDS ITERATIONS
  *	Diagnostic for P3: how long a relative clock_nanosleep of NANOSECONDS
@@ -114,65 +116,109 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmd_sigio(const char *what, long iters)
+/* One SIGIO source of cmd_sigio and its latency samples. */
+struct sigio_src {
+	const char *what;
+	int rfd, wfd;
+	uint64_t *lat;
+};
+
+/* write(64 bytes) -> sigwaitinfo() returned @sig for @src: ns, then drain. */
+static uint64_t sigio_once(struct sigio_src *src, const sigset_t *set, int sig)
 {
 	char buf[4096];
-	int rfd, wfd, sig = SIGRTMIN;
-	sigset_t set;
+	uint64_t t0, t1;
 	siginfo_t si;
-	uint64_t *lat, sum = 0;
-	long warm = iters / 10 + 100;
 
-	lat = calloc(iters, sizeof(*lat));
-	if (!lat)
-		die("calloc");
+	memset(buf, 0x33, 64);
+	t0 = now_ns();
+	if (write(src->wfd, buf, 64) != 64)
+		die("write");
+	do {
+		if (sigwaitinfo(set, &si) < 0 && errno != EINTR)
+			die("sigwaitinfo");
+	} while (si.si_signo != sig);
+	t1 = now_ns();
+	if (si.si_fd != src->rfd || si.si_code != POLL_IN) {
+		fprintf(stderr, "bench_fifo: %s: unexpected siginfo fd=%d code=%d\n",
+			src->what, si.si_fd, si.si_code);
+		exit(2);
+	}
+	while (read(src->rfd, buf, sizeof(buf)) > 0)
+		;
+	/* A signal raised by the drain (none expected) must not count. */
+	while (sigtimedwait(set, &si, &(struct timespec){0, 0}) > 0)
+		;
+	return t1 - t0;
+}
+
+static void print_lat(const char *what, uint64_t *lat, long iters)
+{
+	uint64_t sum = 0;
+
+	qsort(lat, iters, sizeof(*lat), cmp_u64);
+	for (long i = 0; i < iters; i++)
+		sum += lat[i];
+	printf("%s%sn=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
+	       what ? what : "", what ? ": " : "", iters,
+	       (unsigned long long)lat[iters / 2],
+	       (unsigned long long)lat[iters * 99 / 100],
+	       (unsigned long long)(sum / iters), (unsigned long long)lat[0],
+	       (unsigned long long)lat[iters - 1]);
+}
+
+/* @whats: one source, or two separated by a comma measured alternately. */
+static int cmd_sigio(const char *whats, long iters)
+{
+	struct sigio_src src[2] = {};
+	char *list = strdup(whats), *comma;
+	int n = 1, sig = SIGRTMIN;
+	long warm = iters / 10 + 100;
+	sigset_t set;
+
+	if (!list)
+		die("strdup");
+	comma = strchr(list, ',');
+	src[0].what = list;
+	if (comma) {
+		*comma = '\0';
+		src[1].what = comma + 1;
+		n = 2;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, sig);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		die("sigprocmask");
-	open_ends(what, &rfd, &wfd);
-	if (fcntl(rfd, F_SETOWN, getpid()) || fcntl(rfd, F_SETSIG, sig) ||
-	    fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_ASYNC | O_NONBLOCK))
-		die("fcntl");
-	memset(buf, 0x33, sizeof(buf));
-	for (long i = -warm; i < iters; i++) {
-		uint64_t t0 = now_ns(), t1;
+	for (int k = 0; k < n; k++) {
+		int rfd;
 
-		if (write(wfd, buf, 64) != 64)
-			die("write");
-		do {
-			if (sigwaitinfo(&set, &si) < 0 && errno != EINTR)
-				die("sigwaitinfo");
-		} while (si.si_signo != sig);
-		t1 = now_ns();
-		if (si.si_fd != rfd || si.si_code != POLL_IN) {
-			fprintf(stderr, "bench_fifo: unexpected siginfo fd=%d code=%d\n",
-				si.si_fd, si.si_code);
-			return 2;
-		}
-		if (i >= 0)
-			lat[i] = t1 - t0;
-		while (read(rfd, buf, sizeof(buf)) > 0)
-			;
-		/* A signal raised by the drain (none expected) must not count. */
-		while (sigtimedwait(&set, &si, &(struct timespec){0, 0}) > 0)
-			;
+		src[k].lat = calloc(iters, sizeof(*src[k].lat));
+		if (!src[k].lat)
+			die("calloc");
+		open_ends(src[k].what, &src[k].rfd, &src[k].wfd);
+		rfd = src[k].rfd;
+		if (fcntl(rfd, F_SETOWN, getpid()) || fcntl(rfd, F_SETSIG, sig) ||
+		    fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_ASYNC | O_NONBLOCK))
+			die("fcntl");
 	}
-	qsort(lat, iters, sizeof(*lat), cmp_u64);
-	for (long i = 0; i < iters; i++)
-		sum += lat[i];
-	printf("n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
-	       iters, (unsigned long long)lat[iters / 2],
-	       (unsigned long long)lat[iters * 99 / 100],
-	       (unsigned long long)(sum / iters), (unsigned long long)lat[0],
-	       (unsigned long long)lat[iters - 1]);
-	free(lat);
+	for (long i = -warm; i < iters; i++)
+		for (int k = 0; k < n; k++) {
+			uint64_t ns = sigio_once(&src[k], &set, sig);
+
+			if (i >= 0)
+				src[k].lat[i] = ns;
+		}
+	for (int k = 0; k < n; k++) {
+		print_lat(n > 1 ? src[k].what : NULL, src[k].lat, iters);
+		free(src[k].lat);
+	}
+	free(list);
 	return 0;
 }
 
 static int cmd_sleep(long ns, long iters)
 {
-	uint64_t *lat = calloc(iters, sizeof(*lat)), sum = 0;
+	uint64_t *lat = calloc(iters, sizeof(*lat));
 	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
 
 	if (!lat)
@@ -183,14 +229,7 @@ static int cmd_sleep(long ns, long iters)
 		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 		lat[i] = now_ns() - t0;
 	}
-	qsort(lat, iters, sizeof(*lat), cmp_u64);
-	for (long i = 0; i < iters; i++)
-		sum += lat[i];
-	printf("n=%ld p50_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
-	       iters, (unsigned long long)lat[iters / 2],
-	       (unsigned long long)lat[iters * 99 / 100],
-	       (unsigned long long)(sum / iters), (unsigned long long)lat[0],
-	       (unsigned long long)lat[iters - 1]);
+	print_lat(NULL, lat, iters);
 	free(lat);
 	return 0;
 }
@@ -205,7 +244,7 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "sigio") && atol(argv[3]) > 0)
 		return cmd_sigio(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: bench_fifo rt DEV|pipe SECONDS [BYTES]\n"
-			"       bench_fifo sigio DEV|pipe ITERATIONS\n"
+			"       bench_fifo sigio DEV|pipe[,DEV|pipe] ITERATIONS\n"
 			"       bench_fifo sleep NANOSECONDS ITERATIONS\n");
 	return 2;
 }

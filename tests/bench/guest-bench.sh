@@ -102,15 +102,27 @@ fifo_rt() {
 	record "$key" "$run" "$cmd" ops_per_s="$3" min_ops_per_s="$1" max_ops_per_s="$5"
 }
 
-# sigio KEY RUN DEV|pipe, or sigio KEY RUN sleep NS: bench_fifo sigio|sleep
+# latency KEY RUN CMD OUTPUT: record OUTPUT's p50/p99/mean (one line).
+latency() {
+	line=$4
+	g() { echo "$line" | sed -n "s/.* *$1=\([0-9]*\).*/\1/p"; }
+	record "$1" "$2" "$3" p50_ns="$(g p50_ns)" p99_ns="$(g p99_ns)" mean_ns="$(g mean_ns)"
+}
+
+# sigio RUN: P5, the FIFO and a pipe in one process, one write of each in
+# turn, so that both see the same host noise.
 sigio() {
-	key=$1 run=$2
-	if [ "$3" = sleep ]; then set -- "$1" "$2" sleep "$4" 1000; else set -- "$1" "$2" sigio "$3" 20000; fi
-	cmd="bench_fifo $3 $4 $5"
-	out=$($B/bench_fifo "$3" "$4" "$5" 2>&1) || {
-		log "FAIL $key run $run: $out"; rc=1; return; }
-	g() { echo "$out" | sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
-	record "$key" "$run" "$cmd" p50_ns="$(g p50_ns)" p99_ns="$(g p99_ns)" mean_ns="$(g mean_ns)"
+	cmd="bench_fifo sigio /dev/asyncdev,pipe 20000"
+	out=$($B/$cmd 2>&1) || { log "FAIL fifo_sigio run $1: $out"; rc=1; return; }
+	latency fifo_sigio "$1" "$cmd" "$(echo "$out" | grep '^/dev/asyncdev: ')"
+	latency pipe_sigio "$1" "$cmd" "$(echo "$out" | grep '^pipe: ')"
+}
+
+# sleep100us RUN: how long a 100 us clock_nanosleep takes (for P3).
+sleep100us() {
+	cmd="bench_fifo sleep 100000 1000"
+	out=$($B/$cmd 2>&1) || { log "FAIL sleep100us run $1: $out"; rc=1; return; }
+	latency sleep100us "$1" "$cmd" "$out"
 }
 
 log "setup: $(uname -r), $(nproc) CPUs, $(fio --version), runs=$RUNS runtime=${RT}s ramp=${RAMP}s only='${ONLY}' asyncdev='${MODPARAMS}'"
@@ -159,8 +171,7 @@ while [ $r -le "$RUNS" ]; do
 		fifo_rt pipe_rt64 "$r" pipe 64 2
 	fi
 	if want P5; then
-		sigio fifo_sigio "$r" /dev/asyncdev
-		sigio pipe_sigio "$r" pipe
+		sigio "$r"
 	fi
 	setmem 0 1
 	if want P2 P4 P6 P7; then
@@ -180,7 +191,7 @@ while [ $r -le "$RUNS" ]; do
 		lib_run lib_uring_qd32 "$r" uring /dev/asyncmem 32
 	fi
 	if want P3; then
-		sigio sleep100us "$r" sleep 100000	# timer wakeup latency, for P3
+		sleep100us "$r"	# timer wakeup latency, for P3
 		setmem 100000 64
 		fio_run mem_lat100_qd32 "$r" /dev/asyncmem libaio 32 0
 		fio_run mem_lat100_qd1 "$r" /dev/asyncmem libaio 1 0
