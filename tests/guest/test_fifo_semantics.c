@@ -186,6 +186,65 @@ static void test_atomic_writes_never_interleave(void **state)
 	close(fd);
 }
 
+/* Byte @seq of the stream: period 251, prime to the ring size. */
+static char stream_byte(size_t seq)
+{
+	return (char)(seq % 251);
+}
+
+/*
+ * Data that never lets the FIFO empty wraps around the ring end at ever
+ * different offsets (chunks of 1..4096 bytes) and comes out whole and in
+ * order; once drained, the ring restarts at offset 0 and still works.
+ */
+static void test_ring_wraps_at_every_offset(void **state)
+{
+	static char in[4096], out[4096];
+	size_t wseq = 0, rseq = 0, level, i = 0;
+	int fd = open_node(FIFO_PATH, O_RDWR | O_NONBLOCK);
+	ssize_t n;
+
+	(void)state;
+	while (wseq < 8 * (size_t)FIFO_BYTES) {
+		size_t w = (i * 577) % 4096 + 1, r = (i * 389) % 4096 + 1;
+
+		for (size_t k = 0; k < w; k++)
+			in[k] = stream_byte(wseq + k);
+		n = write(fd, in, w);
+		if (n >= 0) {
+			assert_int_equal(n, w);	/* atomic: all or EAGAIN */
+			wseq += w;
+		} else {
+			assert_int_equal(errno, EAGAIN);
+		}
+		/* Read, but leave at least one byte: the ring never empties. */
+		level = wseq - rseq;
+		assert_int_equal(fifo_level(fd), level);
+		if (r > level - 1)
+			r = level - 1;
+		if (r) {
+			assert_int_equal(read(fd, out, r), r);
+			for (size_t k = 0; k < r; k++)
+				assert_int_equal(out[k], stream_byte(rseq + k));
+			rseq += r;
+		}
+		i++;
+	}
+	while (rseq < wseq) {
+		n = read(fd, out, sizeof(out));
+		assert_true(n > 0);
+		for (ssize_t k = 0; k < n; k++)
+			assert_int_equal(out[k], stream_byte(rseq + k));
+		rseq += n;
+	}
+	assert_int_equal(fifo_level(fd), 0);
+	fill(in, 100, 9);
+	assert_int_equal(write(fd, in, 100), 100);
+	assert_int_equal(read(fd, out, sizeof(out)), 100);
+	assert_memory_equal(in, out, 100);
+	close(fd);
+}
+
 static void test_stream_no_seek_espipe(void **state)
 {
 	char b[8] = "abc";
@@ -373,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup(test_blocking_write_waits_for_room, setup_reset),
 		cmocka_unit_test_setup(test_large_blocking_write_is_streamed, setup_reset),
 		cmocka_unit_test_setup(test_atomic_writes_never_interleave, setup_reset),
+		cmocka_unit_test_setup(test_ring_wraps_at_every_offset, setup_reset),
 		cmocka_unit_test_setup(test_stream_no_seek_espipe, setup_reset),
 		cmocka_unit_test_setup(test_readv_writev, setup_reset),
 		cmocka_unit_test_setup(test_bad_pointer_read_efault_consumes_nothing, setup_reset),
