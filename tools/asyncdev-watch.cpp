@@ -225,17 +225,23 @@ void run_sigio(Run& run)
 }
 
 // Async modes: one read of chunk_size outstanding at a time (a FIFO is one
-// stream: a single request keeps the records in order).
+// stream: a single request keeps the records in order). The offset matters
+// only on a seekable file (asyncmem, a regular file): it advances there, so
+// the file is read through to its end instead of its first chunk forever.
 template <class B>
 void run_async(Run& run, B& io, std::vector<std::byte>& chunk, asyncdev::RequestId& id)
 {
+    const bool seekable = ::lseek(run.fd, 0, SEEK_CUR) >= 0;
+    std::uint64_t offset = 0;
     std::function<void()> issue = [&] {
-        id = io.read(run.fd, chunk, 0, [&run, &chunk, &id, &issue](ssize_t res) {
+        id = io.read(run.fd, chunk, offset, [&, seekable](ssize_t res) {
             id = 0;
             // After run_async returned (PosixAio::wait at exit) `issue` is
             // gone and the summary printed: drop the late result.
             if (run.finished)
                 return;
+            if (seekable && res > 0)
+                offset += static_cast<std::uint64_t>(res);
             run.on_result(res, chunk.data());
             if (!run.sink->done() && !run.error && !run.eof)
                 issue();

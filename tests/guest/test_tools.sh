@@ -188,6 +188,15 @@ done
 asyncdevctl producer stop
 asyncdevctl flush
 
+echo "== asyncdev-watch on a regular file: read through to its end"
+: > /tmp/tt.rec	# feed opens, it does not create
+expect 0 "feed --count 300 to a regular file" asyncdev-feed -d /tmp/tt.rec --count 300 --quiet
+for m in blocking posix-aio libaio uring; do
+	expect 0 "watch --mode $m on a regular file" timeout 20 asyncdev-watch -d /tmp/tt.rec --mode $m --quiet &&
+		has $out '^records +300 ' "watch --mode $m read the file once, to its end"
+done
+rm -f /tmp/tt.rec
+
 echo "== asyncdev-bench: every model, short run"
 expect 0 "bench --depth 4 --ops 150 --latency-ns 50us" \
 	asyncdev-bench --depth 4 --ops 150 --warmup-ops 20 --latency-ns 50us --json /tmp/tt.json --quiet
