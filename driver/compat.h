@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The few kernel APIs asyncdev uses that changed between 5.15 and 6.12.
- * Keep every version check here.
+ * The kernel APIs asyncdev uses that changed between 5.15 and today. Keep
+ * every version check here, each with the release that made it necessary.
+ * Tested (guest suite): Debian's 6.1 and 6.12. Compiled only: the 6.13+
+ * branches below, written against the upstream changes they name.
+ *
+ * Differences handled without a version check:
+ *  - .llseek: no_llseek was removed in 6.12; a stream (stream_open) leaves
+ *    .llseek NULL, which every version answers with -ESPIPE.
+ *  - alloc_workqueue: 6.17 wants WQ_UNBOUND or WQ_PERCPU explicit (the
+ *    default becomes unbound); asyncdev passes WQ_UNBOUND, valid everywhere.
  */
 #ifndef ASYNCDEV_COMPAT_H
 #define ASYNCDEV_COMPAT_H
 
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/version.h>
 
 /* ki_complete lost its third argument (res2) in 5.16. */
@@ -33,6 +42,22 @@ static inline bool adev_kiocb_is_aio(const struct kiocb *iocb)
 	return iocb->ki_flags & IOCB_AIO_RW;
 #else
 	return false;
+#endif
+}
+
+/*
+ * hrtimer_setup() replaced hrtimer_init() plus the ->function assignment in
+ * 6.13; hrtimer_init() was removed in 6.15.
+ */
+static inline void adev_hrtimer_setup(struct hrtimer *timer,
+				      enum hrtimer_restart (*fn)(struct hrtimer *),
+				      clockid_t clock, enum hrtimer_mode mode)
+{
+#if KERNEL_VERSION(6, 13, 0) > LINUX_VERSION_CODE
+	hrtimer_init(timer, clock, mode);
+	timer->function = fn;
+#else
+	hrtimer_setup(timer, fn, clock, mode);
 #endif
 }
 

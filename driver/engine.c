@@ -253,8 +253,8 @@ struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,
 	req->q.req = req;
 	INIT_LIST_HEAD(&req->q.list);
 	INIT_LIST_HEAD(&req->list);
-	hrtimer_init(&req->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	req->timer.function = adev_req_timer_fn;
+	adev_hrtimer_setup(&req->timer, adev_req_timer_fn, CLOCK_MONOTONIC,
+			   HRTIMER_MODE_REL_SOFT);
 	iocb->private = req;
 	adev_stat_add(af->node, ADEV_STAT_IN_FLIGHT, 1);
 	return req;

@@ -943,8 +943,8 @@ int adev_fifo_init(struct adev_node *node, size_t size)
 	init_waitqueue_head(&f->rwait);
 	init_waitqueue_head(&f->wwait);
 	INIT_WORK(&f->work, fifo_work_fn);
-	hrtimer_init(&f->producer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	f->producer.function = fifo_producer_fn;
+	adev_hrtimer_setup(&f->producer, fifo_producer_fn, CLOCK_MONOTONIC,
+			   HRTIMER_MODE_REL_SOFT);
 	return 0;
 }
 
@@ -968,5 +968,4 @@ const struct file_operations adev_fifo_fops = {
 	.fasync		= fifo_fasync,
 	.unlocked_ioctl	= adev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
 };

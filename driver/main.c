@@ -132,7 +132,7 @@ static int __init adev_init(void)
 	ret = adev_req_cache_init();
 	if (ret)
 		return ret;
-	adev_wq = alloc_workqueue("asyncdev", 0, 0);
+	adev_wq = alloc_workqueue("asyncdev", WQ_UNBOUND, 0);
 	if (!adev_wq) {
 		ret = -ENOMEM;
 		goto err_cache;
