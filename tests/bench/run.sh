@@ -65,7 +65,7 @@ done
 cat "$out/initramfs-base.cpio" "$out/initramfs-bench.cpio" > "$initrd"
 
 accel=(-accel tcg -cpu max) accel_name="TCG (software emulation, -accel tcg -cpu max)"
-if [ -w /dev/kvm ]; then accel=(-enable-kvm -cpu host) accel_name="KVM (-enable-kvm -cpu host)"; fi
+if [ "${ASYNCDEV_ACCEL:-tcg}" = kvm ]; then accel=(-enable-kvm -cpu host) accel_name="KVM (-enable-kvm -cpu host)"; fi
 runs=${BENCH_RUNS:-3}
 append="console=ttyS0 panic=-1 loglevel=5 adevmode=bench adevbenchruns=$runs"
 append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:-1}"
