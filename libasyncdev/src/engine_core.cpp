@@ -25,6 +25,12 @@ EngineCore::EngineCore(Loop& loop, std::size_t depth)
     });
 }
 
+EngineCore::~EngineCore()
+{
+    for (Liveness* l = liveness_; l; l = l->outer)
+        l->destroyed = true;
+}
+
 RequestId EngineCore::prepare(Request::Op op, int fd, void* buf, std::size_t len,
                               std::span<const iovec> iov, std::uint64_t offset,
                               Completion done)
@@ -163,6 +169,14 @@ void EngineCore::abandon(RequestId id) noexcept
         return;
     if (r->state == Request::State::in_kernel) {
         kernel_cancel(*r);
+        if (r->state == Request::State::in_kernel && r->bounce) {
+            // The kernel only uses library memory: no need to wait for it.
+            // The request stays (in flight) until its completion is
+            // reaped, then dispatch() drops it without a callback.
+            r->done = nullptr;
+            r->abandoned = true;
+            return;
+        }
         while (r->state == Request::State::in_kernel) {
             try {
                 reap(true);
@@ -188,15 +202,11 @@ void EngineCore::process()
 
 void EngineCore::dispatch()
 {
-    // If a callback throws, the rest still runs in a later batch.
-    struct Rekick {
-        EngineCore* self;
-        ~Rekick()
-        {
-            if (!self->completed_.empty())
-                self->kick();
-        }
-    } rekick{this};
+    // A callback may destroy the engine (a coroutine that owns its backend
+    // and returns when resumed): after each callback, touch nothing of
+    // `this` unless the Liveness record says it still exists.
+    Liveness alive;
+    alive.outer = std::exchange(liveness_, &alive);
     // Only what is complete now: callbacks may complete more (via abandon).
     for (std::size_t n = completed_.size(); n > 0 && !completed_.empty(); --n) {
         const RequestId id = completed_.front();
@@ -207,9 +217,24 @@ void EngineCore::dispatch()
         Completion done = std::move(it->second->done);
         const ssize_t res = it->second->res;
         requests_.erase(it);
-        if (done)
+        if (!done)
+            continue; // abandoned
+        try {
             done(res);
+        } catch (...) {
+            if (!alive.destroyed) {
+                liveness_ = alive.outer;
+                if (!completed_.empty())
+                    kick(); // the rest runs in a later batch
+            }
+            throw;
+        }
+        if (alive.destroyed)
+            return;
     }
+    liveness_ = alive.outer;
+    if (!completed_.empty())
+        kick();
 }
 
 void EngineCore::drain() noexcept
