@@ -237,9 +237,12 @@ void Loop::update_signalfd()
     }
 }
 
+// Reads the signalfd until it is empty; every signal becomes a
+// PendingSignal naming the watches to call, so that a throwing callback
+// loses neither the other watches of its signal nor the signals read with it.
 std::size_t Loop::dispatch_signals()
 {
-    std::size_t n = 0;
+    std::size_t n = run_signal_backlog();
     signalfd_siginfo info[16];
     for (;;) {
         const ssize_t got = sigfd_ ? ::read(sigfd_.get(), info, sizeof info) : -1;
@@ -249,17 +252,39 @@ std::size_t Loop::dispatch_signals()
             auto it = signals_.find(static_cast<int>(info[i].ssi_signo));
             if (it == signals_.end())
                 continue;
-            // Copy: callbacks may add or remove watches.
-            std::vector<std::pair<std::uint64_t, std::shared_ptr<SignalEntry>>> ws =
-                it->second.watches;
-            for (auto& [id, entry] : ws) {
-                if (!signal_ids_.contains(id))
-                    continue; // removed by an earlier callback
-                entry->cb(info[i]);
-                ++n;
-            }
+            PendingSignal p{info[i], {}, 0};
+            for (const auto& w : it->second.watches)
+                p.watches.push_back(w.first);
+            signal_backlog_.push_back(std::move(p));
         }
+        n += run_signal_backlog();
     }
+}
+
+std::size_t Loop::run_signal_backlog()
+{
+    std::size_t n = 0;
+    while (!signal_backlog_.empty()) {
+        PendingSignal& p = signal_backlog_.front();
+        if (p.next == p.watches.size()) {
+            signal_backlog_.pop_front();
+            continue;
+        }
+        // Copies: the callback may re-enter run_once and pop `p`.
+        const std::uint64_t id = p.watches[p.next++];
+        const signalfd_siginfo info = p.info;
+        auto it = signals_.find(static_cast<int>(info.ssi_signo));
+        if (it == signals_.end())
+            continue; // every watch of the signal is gone
+        auto w = std::find_if(it->second.watches.begin(), it->second.watches.end(),
+                              [id](const auto& e) { return e.first == id; });
+        if (w == it->second.watches.end())
+            continue; // removed by an earlier callback
+        std::shared_ptr<SignalEntry> entry = w->second; // survives its own removal
+        entry->cb(info);
+        ++n;
+    }
+    return n;
 }
 
 // ---- posting and running ----
@@ -311,23 +336,31 @@ std::size_t Loop::dispatch_posted()
 std::size_t Loop::wait_and_dispatch(int timeout_ms)
 {
     assert(in_loop_thread());
-    epoll_event events[max_events];
-    int n = ::epoll_wait(epfd_.get(), events, max_events, timeout_ms);
-    if (n < 0) {
-        if (errno == EINTR)
-            return 0;
-        throw_errno("epoll_wait");
+    if (ready_.empty() && signal_backlog_.empty()) {
+        epoll_event events[max_events];
+        const int n = ::epoll_wait(epfd_.get(), events, max_events, timeout_ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                return 0;
+            throw_errno("epoll_wait");
+        }
+        for (int i = 0; i < n; ++i)
+            ready_.emplace_back(std::uint64_t{events[i].data.u64}, std::uint32_t{events[i].events});
     }
-    std::size_t ran = 0;
-    for (int i = 0; i < n; ++i) {
-        const std::uint64_t id = events[i].data.u64;
+    // What an earlier batch left undelivered comes first, in order. Each
+    // event leaves ready_ before its callback runs: if the callback
+    // throws, the rest stays for the next call.
+    std::size_t ran = run_signal_backlog();
+    while (!ready_.empty()) {
+        const auto [id, events] = ready_.front();
+        ready_.pop_front();
         if (id == wake_id) {
             ran += dispatch_posted();
         } else if (id == signal_id) {
             ran += dispatch_signals();
         } else if (auto it = fds_.find(id); it != fds_.end()) {
             std::shared_ptr<FdEntry> entry = it->second; // survives its own removal
-            entry->cb(events[i].events);
+            entry->cb(events);
             ++ran;
         }
     }

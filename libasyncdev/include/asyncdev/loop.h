@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,10 @@ namespace asyncdev {
 /// Callbacks: every callback of the library runs on the loop thread from
 /// inside run()/run_once(), never in signal context and never from inside
 /// the call that registered it. An exception thrown by a callback propagates
-/// out of run()/run_once(); the loop stays usable.
+/// out of run()/run_once(); the loop stays usable, and nothing already
+/// taken from the kernel in that batch is lost: the events, signals and
+/// posted callbacks whose callbacks had not run yet are delivered by the
+/// next run()/run_once() (which then dispatches them without waiting).
 ///
 /// Lifetime: the Loop must outlive every Watch, Timer, SignalNotifier and
 /// I/O backend that uses it. Callbacks still posted when it is destroyed
@@ -131,6 +135,7 @@ private:
     void update_signalfd();
     std::size_t dispatch_posted();
     std::size_t dispatch_signals();
+    std::size_t run_signal_backlog();
     std::size_t wait_and_dispatch(int timeout_ms);
 
     pid_t tid_;
@@ -145,6 +150,18 @@ private:
     // on them; see Loop::run().
     std::mutex post_mu_;
     std::vector<Callback> posted_;
+
+    // Taken from the kernel but not yet dispatched, because a callback
+    // threw (or a callback re-entered run_once): delivered first by the
+    // next run_once. Stale entries (watch gone) are skipped by id, and ids
+    // are never reused.
+    struct PendingSignal {
+        signalfd_siginfo info;
+        std::vector<std::uint64_t> watches; // to call, in order
+        std::size_t next = 0;               // first one not yet called
+    };
+    std::deque<std::pair<std::uint64_t, std::uint32_t>> ready_; // id, events
+    std::deque<PendingSignal> signal_backlog_;
 
     std::unordered_map<std::uint64_t, std::shared_ptr<FdEntry>> fds_;
     std::unordered_map<std::uint64_t, int> signal_ids_; // watch id -> signo
