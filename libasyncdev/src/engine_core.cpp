@@ -35,6 +35,7 @@ RequestId EngineCore::prepare(Request::Op op, int fd, void* buf, std::size_t len
                               std::span<const iovec> iov, std::uint64_t offset,
                               Completion done)
 {
+    loop_.check_loop_thread("asyncdev I/O backend: read/write");
     auto r = std::make_unique<Request>();
     r->id = next_id_++;
     r->op = op;
@@ -68,6 +69,7 @@ std::vector<Request*> EngineCore::in_kernel_requests()
 
 std::size_t EngineCore::submit()
 {
+    loop_.check_loop_thread("asyncdev I/O backend: submit");
     for (RequestId id : prepared_) {
         if (Request* r = find(id); r && r->state == Request::State::prepared) {
             r->state = Request::State::queued;

@@ -3,9 +3,12 @@
 #include <asyncdev/loop.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -69,7 +72,13 @@ Loop::Loop()
 
 Loop::~Loop()
 {
-    assert(fds_.empty() && "every Watch must be destroyed before its Loop");
+    if (!fds_.empty()) {
+        // Their owners would later touch this freed Loop: stop here instead.
+        std::fprintf(stderr, "asyncdev::Loop::~Loop: %zu fd watch(es) still registered: every "
+                             "Watch, Timer and I/O backend must be destroyed before its Loop\n",
+                     fds_.size());
+        std::abort();
+    }
     // Put back the mask of signals whose watches were leaked.
     while (!signals_.empty()) {
         auto& st = signals_.begin()->second;
@@ -83,6 +92,13 @@ Loop::~Loop()
 bool Loop::in_loop_thread() const noexcept
 {
     return ::gettid() == tid_;
+}
+
+void Loop::check_loop_thread(const char* call) const
+{
+    if (!in_loop_thread())
+        throw std::logic_error(std::string(call) +
+                               ": not on the loop thread (the thread that constructed the Loop)");
 }
 
 // ---- Watch ----
@@ -110,7 +126,8 @@ void Loop::Watch::reset() noexcept
 
 void Loop::Watch::modify(std::uint32_t events)
 {
-    assert(loop_);
+    if (!loop_)
+        throw std::logic_error("Loop::Watch::modify: empty Watch");
     loop_->modify(id_, events);
 }
 
@@ -118,7 +135,7 @@ void Loop::Watch::modify(std::uint32_t events)
 
 Loop::Watch Loop::watch_fd(int fd, std::uint32_t events, FdCallback cb)
 {
-    assert(in_loop_thread());
+    check_loop_thread("Loop::watch_fd");
     const std::uint64_t id = next_id_++;
     epoll_event ev{};
     ev.events = events;
@@ -182,7 +199,7 @@ void Loop::remove(std::uint64_t id) noexcept
 
 Loop::Watch Loop::watch_signal(int signo, SignalCallback cb)
 {
-    assert(in_loop_thread());
+    check_loop_thread("Loop::watch_signal");
     sigset_t one, old;
     sigemptyset(&one);
     if (sigaddset(&one, signo) < 0)
@@ -335,7 +352,7 @@ std::size_t Loop::dispatch_posted()
 
 std::size_t Loop::wait_and_dispatch(int timeout_ms)
 {
-    assert(in_loop_thread());
+    check_loop_thread("Loop::run_once");
     if (ready_.empty() && signal_backlog_.empty()) {
         epoll_event events[max_events];
         const int n = ::epoll_wait(epfd_.get(), events, max_events, timeout_ms);

@@ -152,6 +152,7 @@ SignalNotifier::~SignalNotifier()
 void SignalNotifier::add(int fd, short events, Callback cb)
 {
     State& st = *state_;
+    st.loop.check_loop_thread("SignalNotifier::add");
     if (st.fds.contains(fd))
         throw_system_error(EEXIST, "SignalNotifier::add");
     SavedFlags saved{};

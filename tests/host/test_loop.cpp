@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 using namespace test;
 
@@ -264,6 +265,61 @@ static void test_throwing_signal_callback_keeps_rest_of_batch(void**)
     assert_int_equal(c, 1);
 }
 
+// Issue 13, item 7: the preconditions are checked in release builds too
+// (NDEBUG removed the asserts that stood here): use on another thread
+// throws std::logic_error naming the call.
+static void test_use_off_the_loop_thread_throws_logic_error(void**)
+{
+    asyncdev::Loop loop;
+    asyncdev::Uring io(loop);
+    Pair p = make_pipe();
+    std::string run_err, watch_err, submit_err;
+    std::thread t([&] {
+        try {
+            loop.run_once(0ms);
+        } catch (const std::logic_error& e) {
+            run_err = e.what();
+        }
+        try {
+            (void)loop.watch_fd(p.a.get(), EPOLLIN, [](std::uint32_t) {});
+        } catch (const std::logic_error& e) {
+            watch_err = e.what();
+        }
+        try {
+            io.submit();
+        } catch (const std::logic_error& e) {
+            submit_err = e.what();
+        }
+    });
+    t.join();
+    assert_string_equal(run_err.c_str(),
+                        "Loop::run_once: not on the loop thread (the thread that constructed the Loop)");
+    assert_string_equal(watch_err.c_str(),
+                        "Loop::watch_fd: not on the loop thread (the thread that constructed the Loop)");
+    assert_string_equal(submit_err.c_str(), "asyncdev I/O backend: submit: not on the loop thread "
+                                            "(the thread that constructed the Loop)");
+}
+
+// ... and a Loop destroyed under a live fd watch stops the process with a
+// message rather than leave the watch's owner a dangling Loop.
+static void test_destroying_loop_under_a_watch_aborts(void**)
+{
+    Pair p = make_pipe();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        static asyncdev::Loop::Watch w; // outlives the Loop on purpose
+        auto* loop = new asyncdev::Loop;
+        w = loop->watch_fd(p.a.get(), EPOLLIN, [](std::uint32_t) {});
+        delete loop;
+        ::_exit(0);
+    }
+    assert_true(pid > 0);
+    int status = 0;
+    assert_int_equal(::waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main()
 {
     test::filter_from_env();
@@ -282,6 +338,8 @@ int main()
         cmocka_unit_test(test_callback_exception_propagates_and_loop_survives),
         cmocka_unit_test(test_throwing_fd_callback_keeps_rest_of_batch),
         cmocka_unit_test(test_throwing_signal_callback_keeps_rest_of_batch),
+        cmocka_unit_test(test_use_off_the_loop_thread_throws_logic_error),
+        cmocka_unit_test(test_destroying_loop_under_a_watch_aborts),
     };
     return cmocka_run_group_tests_name("loop", tests, nullptr, nullptr);
 }

@@ -32,6 +32,10 @@ namespace asyncdev {
 /// directs signals to. run(), run_once(), watch_fd(), watch_signal(), the
 /// Watch and Timer members and every I/O backend must be used on that
 /// thread only. post() and stop() may be called from any thread.
+/// Checked in every build type (NDEBUG too): run(), run_once(),
+/// watch_fd(), watch_signal() and the backends' read/write/submit and
+/// SignalNotifier::add() throw std::logic_error naming the call when made
+/// on another thread.
 ///
 /// Callbacks: every callback of the library runs on the loop thread from
 /// inside run()/run_once(), never in signal context and never from inside
@@ -42,7 +46,9 @@ namespace asyncdev {
 /// next run()/run_once() (which then dispatches them without waiting).
 ///
 /// Lifetime: the Loop must outlive every Watch, Timer, SignalNotifier and
-/// I/O backend that uses it. Callbacks still posted when it is destroyed
+/// I/O backend that uses it; destroying it while an fd watch (which every
+/// Timer and I/O backend holds) is still registered prints a message and
+/// aborts, in every build type, instead of leaving them a dangling Loop. Callbacks still posted when it is destroyed
 /// are destroyed without being run. Once the loop thread has run a posted
 /// callback, or run() has returned because of a stop(), the posting or
 /// stopping thread no longer touches the Loop: it may be destroyed then,
@@ -67,6 +73,7 @@ public:
         void reset() noexcept;
         explicit operator bool() const noexcept { return loop_ != nullptr; }
         /// Changes the epoll events of an fd watch (EPOLL_CTL_MOD).
+        /// Throws std::logic_error on an empty or signal watch.
         void modify(std::uint32_t events);
 
     private:
@@ -120,6 +127,9 @@ public:
 
     pid_t thread_id() const noexcept { return tid_; }
     bool in_loop_thread() const noexcept;
+    /// Throws std::logic_error("<call>: not on the loop thread ...") unless
+    /// in_loop_thread(). For components built on a Loop.
+    void check_loop_thread(const char* call) const;
 
 private:
     struct FdEntry;
