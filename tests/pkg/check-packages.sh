@@ -208,8 +208,10 @@ for b in "$tmp/pc/asyncdev-consumer-pc" "$tmp/cm/asyncdev-consumer" "$tmp/cm/asy
 	lib=$(ldd "$b" | awk '/libasyncdev/ {print $3}')
 	case "$n" in
 	*static) [ -z "$lib" ] || fail "$n is linked to $lib" ;;
-	*) [ "$lib" = /usr/lib/x86_64-linux-gnu/libasyncdev.so.0 ] || fail "$n uses '$lib', not the packaged library" ;;
+	*) [ "$(readlink -f "$lib")" = "$(readlink -f /usr/lib/x86_64-linux-gnu/libasyncdev.so.0)" ] ||
+		fail "$n uses '$lib', not the packaged library" ;;
 	esac
+	: > "$tmp/data-$n"
 	if r=$("$b" "$tmp/data-$n" 2>&1); then pass "host: $n on a regular file: $(echo "$r" | tr '\n' ' ')"
 	else fail "host: $n: $r"; fi
 done
@@ -230,7 +232,15 @@ mkinitramfs() {	# mkinitramfs KVER OUT.cpio
 	cp /lib/modules/"$k"/modules.{builtin,builtin.modinfo,order} "$root/lib/modules/$k/"
 	depmod -b "$root" "$k" || return 1
 	grep -q "^updates/dkms/asyncdev.ko" "$root/lib/modules/$k/modules.dep" || return 1
-	modinfo -F srcversion "$ko" > "$root/etc/asyncdev-srcversion"
+	# Its GNU build ID (the module has no srcversion without MODULE_VERSION).
+	case "$ko" in
+	*.xz) xz -dc "$ko" > "$tmp/asyncdev.ko" ;;
+	*.zst) zstd -qdc "$ko" > "$tmp/asyncdev.ko" ;;
+	*.gz) gzip -dc "$ko" > "$tmp/asyncdev.ko" ;;
+	*) cp "$ko" "$tmp/asyncdev.ko" ;;
+	esac
+	readelf -n "$tmp/asyncdev.ko" | awk '/Build ID:/ {print $3}' > "$root/etc/asyncdev-build-id"
+	[ -s "$root/etc/asyncdev-build-id" ] || return 1
 	# kmod, the packaged tools and the consumer programs, with their libraries.
 	cp /usr/bin/kmod "$root/sbin/kmod"
 	for l in modprobe rmmod insmod lsmod modinfo; do ln -s kmod "$root/sbin/$l"; done

@@ -2,7 +2,7 @@
 // An out-of-tree user of the installed libasyncdev-dev: check-packages.sh
 // builds it with pkg-config and with CMake's find_package(asyncdev), runs it
 // on the host on a regular file, and in the guest on both asyncdev nodes.
-//   usage: asyncdev-consumer PATH
+//   usage: asyncdev-consumer PATH      (an existing file or node)
 // GET_INFO (an asyncdev node) or ENOTTY (anything else), then an io_uring
 // write and read back of 4096 bytes at offset 0 (any offset on the FIFO).
 #include <asyncdev/asyncdev.h>
@@ -18,7 +18,8 @@ int main(int argc, char** argv)
     }
     try {
         asyncdev::Loop loop;
-        asyncdev::Device dev(argv[1], O_RDWR | O_CREAT | O_CLOEXEC);
+        // No O_CREAT: Device::open passes no mode (the file must exist).
+        asyncdev::Device dev(argv[1], O_RDWR | O_CLOEXEC);
         asyncdev::Uring ring(loop, 4);
 
         std::error_code ec;
