@@ -181,6 +181,7 @@ deb:
 # make install-module: the module built for KVER (default: the newest kernel
 # with headers; KDIR follows it) into $(DESTDIR)/lib/modules/KVER/updates/,
 # then depmod (skipped with a DESTDIR: run `depmod KVER` once installed).
+# INSTALL_MOD_STRIP=1 strips its debug information, as Kbuild's does.
 # For machines without DKMS; uninstall-module takes it out again.
 install-module: module
 	@set -euo pipefail; ko=$(TOP)/driver/asyncdev.ko; \
@@ -188,13 +189,15 @@ install-module: module
 	[ "$$built" = "$(KVER)" ] || { echo "install-module: $$ko is built for $$built, not KVER=$(KVER) (make clean, or set KVER= and KDIR= together)"; exit 1; }; \
 	dest="$(DESTDIR)/lib/modules/$(KVER)/updates"; \
 	install -d "$$dest" && install -m 644 "$$ko" "$$dest/asyncdev.ko"; \
+	if [ -n "$(INSTALL_MOD_STRIP)" ]; then strip --strip-debug "$$dest/asyncdev.ko"; fi; \
 	echo "install-module: $$dest/asyncdev.ko"; \
 	if [ -z "$(DESTDIR)" ]; then depmod -a "$(KVER)" && echo "install-module: depmod $(KVER) done; load it with: modprobe asyncdev"; \
 	else echo "install-module: DESTDIR set, depmod not run (run: depmod -a $(KVER))"; fi
 
 uninstall-module:
 	rm -f "$(DESTDIR)/lib/modules/$(KVER)/updates/asyncdev.ko"
-	@if [ -z "$(DESTDIR)" ]; then depmod -a "$(KVER)"; fi
+	@d="$(DESTDIR)/lib/modules/$(KVER)/updates"; [ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"
+	@if [ -z "$(DESTDIR)" ]; then depmod -a "$(KVER)" && echo "uninstall-module: removed, depmod $(KVER) done"; fi
 
 # make check-packages: builds the packages, installs them (root), lets DKMS
 # build the module for every kernel (KVERS=, default all with headers), boots
