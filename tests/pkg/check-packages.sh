@@ -122,6 +122,18 @@ for p in asyncdev-dkms_${v_deb}_all libasyncdev0_${v_deb}_amd64 libasyncdev-dev_
 done
 pass "make deb: 4 packages in $DEB_DIR ($(for d in "${debs[@]}"; do printf '%s %s, ' "$(basename "$d" | cut -d_ -f1)" "$(du -k "$d" | cut -f1)K"; done | sed 's/, $//'); $(elapsed $t))"
 
+# lintian, when installed (not a dependency of the check): errors fail it.
+if command -v lintian >/dev/null; then
+	t=$(date +%s)
+	lintian --tag-display-limit 0 "${debs[@]}" > "$out/lintian.log" 2>&1
+	n_e=$(grep -c '^E: ' "$out/lintian.log"); n_w=$(grep -c '^W: ' "$out/lintian.log")
+	sed -n 's/^\([EW]: .*\)/    lintian \1/p' "$out/lintian.log"
+	[ "$n_e" = 0 ] && pass "lintian: $n_e errors, $n_w warnings ($(elapsed $t))" ||
+		fail "lintian: $n_e errors, $n_w warnings (log: $out/lintian.log)"
+else
+	say "lintian not installed: skipped"
+fi
+
 contents() {	# contents PKG: the paths in its .deb
 	dpkg-deb -c "$DEB_DIR/${1}_${v_deb}_$2.deb" | awk '{print $6}' | sed 's|^\./|/|'
 }
