@@ -13,7 +13,7 @@
 
 #define SYSFS_FIFO	"/sys/class/misc/asyncdev/"
 
-enum { ROUNDS = 5000 };
+enum { ROUNDS = 20000 };
 
 static void sysfs_write_u64(int fd, uint64_t v)
 {
