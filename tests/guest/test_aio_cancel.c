@@ -7,33 +7,8 @@
  * buffer stops the work item's copy until the test lets it go, and one
  * engine channel with a long latency keeps requests waiting for it.
  */
-#include "guest.h"
-
-#include <libaio.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-
-static io_context_t ctx_new(int n)
-{
-	io_context_t ctx = 0;
-
-	assert_int_equal(io_setup(n, &ctx), 0);
-	return ctx;
-}
-
-static int get_events(io_context_t ctx, int min, int max, struct io_event *ev,
-		      int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	int r;
-
-	do {
-		r = io_getevents(ctx, min, max, ev, &ts);
-	} while (r == -EINTR);
-	return r;
-}
+#include "guest_aio.h"
+#include "guest_uffd.h"
 
 static double ms_since(uint64_t t0)
 {
@@ -120,33 +95,6 @@ static void test_io_cancel_of_a_request_in_service_is_eagain(void **state)
 	close(fd);
 }
 
-static long sys_userfaultfd(int flags)
-{
-	return syscall(__NR_userfaultfd, flags);
-}
-
-/* An anonymous page whose first touch blocks until @uffd resolves it. */
-static char *uffd_page(int *uffd)
-{
-	long psz = sysconf(_SC_PAGESIZE);
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg;
-	char *p;
-
-	*uffd = (int)sys_userfaultfd(O_CLOEXEC);
-	if (*uffd < 0)
-		fail_msg("userfaultfd: %s", strerror(errno));
-	assert_int_equal(ioctl(*uffd, UFFDIO_API, &api), 0);
-	p = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(p != MAP_FAILED);
-	reg.range.start = (unsigned long)p;
-	reg.range.len = (unsigned long)psz;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	assert_int_equal(ioctl(*uffd, UFFDIO_REGISTER, &reg), 0);
-	return p;
-}
-
 /* Block until a page fault arrives on @uffd; returns its address. */
 static unsigned long uffd_wait_fault(int uffd)
 {
@@ -186,7 +134,7 @@ static void test_submitter_exits_while_the_work_item_copies(void **state)
 		io_context_t cctx = 0;
 		struct iocb ccb, *cpcb = &ccb;
 		int uffd;
-		char *page = uffd_page(&uffd);
+		char *page = uffd_pages(&uffd, 1);
 
 		if (io_setup(1, &cctx))
 			_exit(1);

@@ -5,15 +5,13 @@
  * and never loses a wakeup.
  */
 #include "guest.h"
+#include "guest_uffd.h"
 
 #include <libaio.h>
 #include <liburing.h>
-#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 
 static double ms_since(uint64_t t0)
@@ -121,27 +119,6 @@ static void test_aio_poll_on_rdwr_fd(void **state)
 	close(fd);
 }
 
-static char *uffd_page(int *uffd)
-{
-	long psz = sysconf(_SC_PAGESIZE);
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg;
-	char *p;
-
-	*uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (*uffd < 0)
-		fail_msg("userfaultfd: %s", strerror(errno));
-	assert_int_equal(ioctl(*uffd, UFFDIO_API, &api), 0);
-	p = mmap(NULL, 2 * (size_t)psz, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(p != MAP_FAILED);
-	reg.range.start = (unsigned long)p;
-	reg.range.len = 2 * (unsigned long)psz;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-	assert_int_equal(ioctl(*uffd, UFFDIO_REGISTER, &reg), 0);
-	return p;
-}
-
 struct held_writer {
 	int fd;
 	char *src;
@@ -173,7 +150,7 @@ static void test_pollout_counts_reserved_room(void **state)
 	int uffd;
 
 	(void)state;
-	w.src = uffd_page(&uffd);
+	w.src = uffd_pages(&uffd, 2);
 	write_all(fd, fill, sizeof(fill));
 	assert_int_equal(poll1(fd, POLLOUT), POLLOUT);	/* exactly 4096 left */
 	assert_int_equal(pthread_create(&t, NULL, held_write, &w), 0);
