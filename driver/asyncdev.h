@@ -293,7 +293,7 @@ void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
 int adev_engine_sleep(struct adev_node *node);
 void adev_req_set_cancel(struct adev_req *req, kiocb_cancel_fn *cancel);
 void adev_engine_submit(struct adev_req *req, long res);
-int adev_engine_cancel_locked(struct adev_req *req);
+int adev_engine_cancel_req(struct adev_req *req);
 int adev_engine_cancel(struct kiocb *iocb);
 void adev_req_complete_now(struct adev_req *req, long res);
 struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,

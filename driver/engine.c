@@ -205,7 +205,7 @@ void adev_req_complete_now(struct adev_req *req, long res)
  * One in service finishes on its own within its service time: -EAGAIN, as
  * fs/aio expects for a request it could not cancel.
  */
-int adev_engine_cancel_locked(struct adev_req *req)
+int adev_engine_cancel_req(struct adev_req *req)
 {
 	struct adev_engine *e = &req->node->engine;
 	unsigned long flags;
@@ -232,7 +232,7 @@ int adev_engine_cancel_locked(struct adev_req *req)
 /* fs/aio cancel callback of a request that is never on a FIFO list. */
 int adev_engine_cancel(struct kiocb *iocb)
 {
-	return adev_engine_cancel_locked(iocb->private);
+	return adev_engine_cancel_req(iocb->private);
 }
 
 /*

@@ -555,7 +555,7 @@ static int fifo_cancel(struct kiocb *iocb)
 		req->cancel_pending = true;
 		break;
 	default:
-		ret = adev_engine_cancel_locked(req);
+		ret = adev_engine_cancel_req(req);
 		break;
 	}
 	spin_unlock_irqrestore(&f->lock, flags);
