@@ -46,6 +46,19 @@ static inline bool adev_kiocb_is_aio(const struct kiocb *iocb)
 }
 
 /*
+ * O_DIRECT: since 5.19 open() and F_SETFL accept it on a file whose f_mode
+ * has FMODE_CAN_ODIRECT (set by ->open); before, they wanted
+ * a_ops->direct_IO, which a misc device lacks, so O_DIRECT stays refused
+ * (EINVAL) there.
+ */
+static inline void adev_allow_odirect(struct file *file)
+{
+#ifdef FMODE_CAN_ODIRECT
+	file->f_mode |= FMODE_CAN_ODIRECT;
+#endif
+}
+
+/*
  * hrtimer_setup() replaced hrtimer_init() plus the ->function assignment in
  * 6.13; hrtimer_init() was removed in 6.15.
  */

@@ -6,11 +6,28 @@
  * it is submitted (in the submitter's context, straight through the
  * caller's iterator) and completes after its service time from the engine's
  * timer. Without a device latency every request completes inline.
+ *
+ * O_DIRECT is accepted with a block device's alignment rules (512-byte
+ * sectors: offset, every segment's address and length). Shared mappings
+ * map the very pages read and write copy to and from, one page per fault,
+ * so a store through a mapping is what the next read returns and the other
+ * way round; private mappings are copy-on-write, as for a file.
  */
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
 #include "asyncdev.h"
+
+/* The sector size an O_DIRECT request must be aligned to. */
+#define MEM_DIO_ALIGN	512
+
+static bool mem_dio_misaligned(const struct kiocb *iocb,
+			       const struct iov_iter *iter)
+{
+	return ((u64)iocb->ki_pos | iov_iter_alignment(iter)) &
+	       (MEM_DIO_ALIGN - 1);
+}
 
 static ssize_t mem_copy(struct adev_node *node, struct kiocb *iocb,
 			struct iov_iter *iter, bool write)
@@ -45,6 +62,8 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 
 	if (!iov_iter_count(iter))
 		return 0;
+	if ((iocb->ki_flags & IOCB_DIRECT) && mem_dio_misaligned(iocb, iter))
+		return -EINVAL;
 	ret = adev_fault_check(node);
 	if (ret)
 		return ret;
@@ -93,9 +112,62 @@ static loff_t mem_llseek(struct file *file, loff_t offset, int whence)
 					adev_node_of(file)->mem_size);
 }
 
+static unsigned long mem_pages(const struct adev_node *node)
+{
+	return PAGE_ALIGN(node->mem_size) >> PAGE_SHIFT;
+}
+
+/*
+ * Map the device page at the faulting offset; the mapping takes its own
+ * reference on the page, which vfree at module exit leaves to it. A vma
+ * grown by mremap past the device gets SIGBUS there, as past a file's end.
+ */
+static vm_fault_t mem_fault(struct vm_fault *vmf)
+{
+	struct adev_node *node = adev_node_of(vmf->vma->vm_file);
+	struct page *page;
+
+	if (vmf->pgoff >= mem_pages(node))
+		return VM_FAULT_SIGBUS;
+	page = vmalloc_to_page(node->mem + (vmf->pgoff << PAGE_SHIFT));
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct mem_vm_ops = {
+	.fault		= mem_fault,
+};
+
+/*
+ * Any mapping within the device: EINVAL for one reaching past it (as
+ * /dev/mem). The open mode is checked by mmap itself (EACCES). Faults
+ * rather than remap_vmalloc_range, so that a mapping whose page table
+ * entries were dropped (MADV_DONTNEED, fork) maps the device again.
+ */
+static int mem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long pages = mem_pages(adev_node_of(file));
+
+	if (vma->vm_pgoff >= pages || vma_pages(vma) > pages - vma->vm_pgoff)
+		return -EINVAL;
+	vma->vm_ops = &mem_vm_ops;
+	return 0;
+}
+
+static int mem_open(struct inode *inode, struct file *file)
+{
+	int ret = adev_open_common(inode, file);
+
+	if (!ret)
+		adev_allow_odirect(file);
+	return ret;
+}
+
 int adev_mem_init(struct adev_node *node, size_t size)
 {
-	node->mem = vzalloc(size);
+	/* Zeroed, and meant for user mappings (VM_USERMAP). */
+	node->mem = vmalloc_user(size);
 	if (!node->mem)
 		return -ENOMEM;
 	node->mem_size = size;
@@ -109,11 +181,12 @@ void adev_mem_exit(struct adev_node *node)
 
 const struct file_operations adev_mem_fops = {
 	.owner		= THIS_MODULE,
-	.open		= adev_open_common,
+	.open		= mem_open,
 	.release	= adev_release_common,
 	.read_iter	= mem_read_iter,
 	.write_iter	= mem_write_iter,
 	.llseek		= mem_llseek,
+	.mmap		= mem_mmap,
 	.unlocked_ioctl	= adev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };
