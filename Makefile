@@ -193,9 +193,13 @@ check-debug: ensure-deps
 	echo "make check-debug: $$([ $$rc = 0 ] && echo PASSED || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
 
+# Quiet: the build's output goes to a log (shown when it fails) and the
+# terminal shows the guest's own lines (run.sh keeps the kernel's in its log).
 demo: ensure-deps
-	$(MAKE) --no-print-directory all
-	GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
+	@mkdir -p $(BUILD); echo "demo: building the module ($(KVER)) and userspace, log in $(BUILD)/demo-build.log"; \
+	$(MAKE) --no-print-directory all > $(BUILD)/demo-build.log 2>&1 || { \
+	  tail -n 40 $(BUILD)/demo-build.log; echo "demo: the build FAILED (all of it: $(BUILD)/demo-build.log)"; exit 1; }
+	@GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
 
 # Performance against the kernel's own peers, one guest boot (build/bench/).
 bench: ensure-deps
