@@ -22,6 +22,13 @@ mkdir -p "$out"
 
 [ -r "$kernel" ] || { echo "bench: no kernel image $kernel (make deps)" >&2; exit 1; }
 [ -r "$module" ] || { echo "bench: no module $module (make module)" >&2; exit 1; }
+# The accelerator every guest launch uses (tests/qemu/accel.sh says why).
+accel_args=$("$top/tests/qemu/accel.sh") || exit 1
+read -r -a accel <<< "$accel_args"
+case $accel_args in
+*kvm*) accel_name="KVM ($accel_args)" ;;
+*) accel_name="TCG (software emulation, $accel_args)" ;;
+esac
 kmods=()
 for m in fs/configfs/configfs drivers/block/null_blk/null_blk; do
 	f=$(ls /lib/modules/"$kver"/kernel/$m.ko* 2>/dev/null | head -n 1) ||
@@ -66,13 +73,6 @@ done
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out/initramfs-bench.cpio"
 cat "$out/initramfs-base.cpio" "$out/initramfs-bench.cpio" > "$initrd"
 
-# The accelerator every guest launch uses (tests/qemu/accel.sh says why).
-accel_args=$("$top/tests/qemu/accel.sh") || exit 1
-read -r -a accel <<< "$accel_args"
-case $accel_args in
-*kvm*) accel_name="KVM ($accel_args)" ;;
-*) accel_name="TCG (software emulation, $accel_args)" ;;
-esac
 runs=${BENCH_RUNS:-3}
 append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=5 adevmode=bench adevbenchruns=$runs"
 append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:-1}"

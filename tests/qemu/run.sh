@@ -39,12 +39,13 @@ krel=$(release "$kernel" || true)
 krel=${krel:-$(basename "$kernel")}
 out=${GUEST_OUT:-$build/qemu/$krel}
 mkdir -p "$out"
+# One accelerator choice for every launch; it says which and why (first: a
+# forced KVM that does not work fails before any work).
+accel_args=$("$top/tests/qemu/accel.sh") || exit 1
+read -r -a accel <<< "$accel_args"
 initrd=$out/initramfs.cpio
 "$top/tests/qemu/mkinitramfs.sh" "$initrd" "$module" "$userbuild"
 
-# One accelerator choice for every launch; it says which and why.
-accel_args=$("$top/tests/qemu/accel.sh") || exit 1
-read -r -a accel <<< "$accel_args"
 # earlyprintk: the boot code prints its first line at once, so the
 # watchdog below hears from a guest that runs within a second of launch.
 append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=5 adevmode=$mode"
