@@ -3,7 +3,8 @@
 #   make             build the module and everything in userspace
 #   make demo        build, boot the QEMU guest, show the device working
 #   make check       every test: lint, host tests (ASan/UBSan, valgrind,
-#                    TSan), libFuzzer runs, the guest suite under QEMU
+#                    TSan), libFuzzer runs, the guest suite under QEMU on
+#                    each supported kernel installed (6.1, 6.12)
 #   make check-debug the guest suite on a debug kernel (KASAN, lockdep,
 #                    kmemleak, UBSAN, failslab), built once and cached
 #   make qemu-shell  interactive guest with the module loaded
@@ -83,7 +84,7 @@ DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 all: module user
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/{/^#/p}' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "No kernel headers with a matching /boot/vmlinuz found: run 'make deps' (or set KDIR=)"; exit 1; }
