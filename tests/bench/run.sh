@@ -74,7 +74,7 @@ done
 cat "$out/initramfs-base.cpio" "$out/initramfs-bench.cpio" > "$initrd"
 
 runs=${BENCH_RUNS:-3}
-append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=5 adevmode=bench adevbenchruns=$runs"
+append="console=ttyS0 loglevel=5 earlyprintk=serial,ttyS0 panic=-1 adevmode=bench adevbenchruns=$runs"
 append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:-1}"
 # TCG marks the TSC unstable (unsynchronised vCPUs) and falls back to the
 # emulated HPET, which has no vDSO: every clock_gettime (fio takes several

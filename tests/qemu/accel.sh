@@ -22,7 +22,8 @@
 #                   ${BUILD:-<repo>/build}/accel.cache; "none": no cache).
 #                   A result is reused for ASYNCDEV_ACCEL_CACHE_TTL seconds
 #                   (default 3600: one make check or CI run) while the host
-#                   boot, /dev/kvm and the QEMU binary stay the same.
+#                   boot, /dev/kvm, the user's groups and the QEMU binary
+#                   stay the same.
 #
 # Why a probe: a writable /dev/kvm does not mean KVM works. In a nested
 # guest without VMX, QEMU with -enable-kvm either aborts ("failed to set MSR
@@ -98,6 +99,7 @@ probe() {
 # The cache key: what would change the answer.
 key="boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 key="$key kvm=$(stat -L -c '%i.%Z' /dev/kvm 2>/dev/null || echo none)"
+key="$key user=$(id -u):$(id -G | tr ' ' ,)"
 key="$key qemu=$(stat -L -c '%i.%Y' "$(command -v qemu-system-x86_64 || echo /nonexistent)" 2>/dev/null || echo none)"
 now=$(date +%s)
 works= why= note=

@@ -39,6 +39,7 @@ krel=$(release "$kernel" || true)
 krel=${krel:-$(basename "$kernel")}
 out=${GUEST_OUT:-$build/qemu/$krel}
 mkdir -p "$out"
+rm -f "$out/$mode.summary"	# make check must not report a previous run
 # One accelerator choice for every launch; it says which and why (first: a
 # forced KVM that does not work fails before any work).
 accel_args=$("$top/tests/qemu/accel.sh") || exit 1
@@ -47,8 +48,9 @@ initrd=$out/initramfs.cpio
 "$top/tests/qemu/mkinitramfs.sh" "$initrd" "$module" "$userbuild"
 
 # earlyprintk: the boot code prints its first line at once, so the
-# watchdog below hears from a guest that runs within a second of launch.
-append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=5 adevmode=$mode"
+# watchdog below hears from a guest that runs within a second of launch
+# (after loglevel=, or the early console shows every early message).
+append="console=ttyS0 loglevel=5 earlyprintk=serial,ttyS0 panic=-1 adevmode=$mode"
 [ -n "${ADEV_ARGS:-}" ] && append="$append adevargs=\"$ADEV_ARGS\""
 [ -n "${ADEV_TEST_TIMEOUT:-}" ] && append="$append adevtimeout=$ADEV_TEST_TIMEOUT"
 [ -n "${ADEV_ONLY:-}" ] && append="$append adevonly=$ADEV_ONLY"
@@ -88,7 +90,7 @@ start=$(date +%s)
 set +e
 "$top/tests/qemu/watchdog.sh" "$limit" "$silence" \
 	"${qemu[@]}" -display none -monitor none -serial stdio < /dev/null |
-	sed -u 's/\r$//' | tee "$log" | console
+	sed -u 's/\r//g' | tee "$log" | console
 qrc=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - start ))
