@@ -102,7 +102,7 @@ key="$key kvm=$(stat -L -c '%i.%Z' /dev/kvm 2>/dev/null || echo none)"
 key="$key user=$(id -u):$(id -G | tr ' ' ,)"
 key="$key qemu=$(stat -L -c '%i.%Y' "$(command -v qemu-system-x86_64 || echo /nonexistent)" 2>/dev/null || echo none)"
 now=$(date +%s)
-works= why= note=
+works='' why='' note=''
 if [ "$cache" != none ] && [ -r "$cache" ]; then
 	{ read -r c_key; read -r c_time; read -r c_works; read -r c_why; } < "$cache" || true
 	if [ "${c_key:-}" = "$key" ] && [ $((now - ${c_time:-0})) -lt "$ttl" ]; then
