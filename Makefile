@@ -68,18 +68,19 @@ DEBUG_SILENCE_TIMEOUT ?= 180
 # and the stress test moves 2*10^5 records instead of 10^6 (9 min less).
 DEBUG_GUEST_ENV ?= ASYNCDEV_DEBUG_KERNEL=1 ADEV_STRESS_RECORDS=200000
 
-# Both supported kernel series: bookworm's 6.1 and 6.12.
+# Both supported kernel series (bookworm's 6.1 and 6.12); dkms, dh-dkms,
+# debhelper, dpkg-dev and fakeroot for make deb and check-packages.
 DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	linux-source-6.1 linux-image-6.12-amd64 linux-headers-6.12-amd64 \
 	linux-source-6.12 qemu-system-x86 busybox-static cpio kmod \
 	libaio-dev liburing-dev libcmocka-dev cmake pkg-config fio valgrind \
 	sparse gnuplot-nox bc flex bison libelf-dev libssl-dev \
 	trinity clang libclang-rt-14-dev \
-	python3 xz-utils dkms debhelper dpkg-dev fakeroot
+	python3 xz-utils dkms dh-dkms debhelper dpkg-dev fakeroot
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \
 	check-build check-debug lint demo bench qemu-shell install clean help \
-	kernel-modules
+	kernel-modules deb install-module uninstall-module check-packages
 
 all: module user
 
@@ -213,3 +214,52 @@ qemu-shell: all
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
 	rm -rf $(BUILD)
+
+# ---- Installing on a real machine: Debian packages, DKMS, install-module ----
+# make deb: the four packages (asyncdev-dkms, libasyncdev0, libasyncdev-dev,
+# asyncdev-tools) from debian/ with dpkg-buildpackage, in $(DEB_DIR). The
+# build runs in a copy of the tree without build products (build/, Kbuild
+# objects), so an earlier in-tree `make` cannot leak into a package.
+DEB_DIR ?= $(BUILD)/deb
+deb:
+	@set -euo pipefail; \
+	ver=$$(dpkg-parsechangelog -l $(TOP)/debian/changelog -S Version); \
+	src=$(DEB_DIR)/asyncdev-$$ver; \
+	rm -rf $(DEB_DIR); mkdir -p "$$src"; \
+	tar -C $(TOP) -cf - --exclude-vcs --exclude=./build --exclude='./obj-*' \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='*.cmd' --exclude=modules.order --exclude=Module.symvers \
+		--exclude=.tmp_versions --exclude='*.o.d' . | tar -C "$$src" -xf -; \
+	(cd "$$src" && dpkg-buildpackage -us -uc -b -j$(JOBS)) > $(DEB_DIR)/build.log 2>&1 || { \
+		tail -n 40 $(DEB_DIR)/build.log; echo "make deb: FAILED (log: $(DEB_DIR)/build.log)"; exit 1; }; \
+	rm -rf "$$src"; \
+	echo "make deb: $(DEB_DIR) (log: build.log)"; \
+	cd $(DEB_DIR) && for d in *.deb; do printf '  %-44s %6s\n' "$$d" "$$(du -h "$$d" | cut -f1)"; done
+
+# make install-module: the module built for KVER (default: the newest kernel
+# with headers; KDIR follows it) into $(DESTDIR)/lib/modules/KVER/updates/,
+# then depmod (skipped with a DESTDIR: run `depmod KVER` once installed).
+# INSTALL_MOD_STRIP=1 strips its debug information, as Kbuild's does.
+# For machines without DKMS; uninstall-module takes it out again.
+install-module: module
+	@set -euo pipefail; ko=$(TOP)/driver/asyncdev.ko; \
+	built=$$(modinfo -F vermagic "$$ko" | cut -d' ' -f1); \
+	[ "$$built" = "$(KVER)" ] || { echo "install-module: $$ko is built for $$built, not KVER=$(KVER) (make clean, or set KVER= and KDIR= together)"; exit 1; }; \
+	dest="$(DESTDIR)/lib/modules/$(KVER)/updates"; \
+	install -d "$$dest" && install -m 644 "$$ko" "$$dest/asyncdev.ko"; \
+	if [ -n "$(INSTALL_MOD_STRIP)" ]; then strip --strip-debug "$$dest/asyncdev.ko"; fi; \
+	echo "install-module: $$dest/asyncdev.ko"; \
+	if [ -z "$(DESTDIR)" ]; then depmod -a "$(KVER)" && echo "install-module: depmod $(KVER) done; load it with: modprobe asyncdev"; \
+	else echo "install-module: DESTDIR set, depmod not run (run: depmod -a $(KVER))"; fi
+
+uninstall-module:
+	rm -f "$(DESTDIR)/lib/modules/$(KVER)/updates/asyncdev.ko"
+	@d="$(DESTDIR)/lib/modules/$(KVER)/updates"; [ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"
+	@if [ -z "$(DESTDIR)" ]; then depmod -a "$(KVER)" && echo "uninstall-module: removed, depmod $(KVER) done"; fi
+
+# make check-packages: builds the packages, installs them (root), lets DKMS
+# build the module for every kernel (KVERS=, default all with headers), boots
+# each in QEMU with the DKMS-built module loaded by modprobe, builds a
+# program against libasyncdev-dev, then purges everything it installed.
+check-packages:
+	KVERS="$(KVERS)" BUILD=$(BUILD) DEB_DIR=$(DEB_DIR) $(TOP)/tests/pkg/check-packages.sh

@@ -14,9 +14,13 @@
  *    after ki_complete returned, so an aio cancel callback racing with the
  *    completion still sees valid memory (fs/aio serialises them on its
  *    ctx_lock).
- *  - The aio cancel callback runs under fs/aio's ctx_lock with interrupts
- *    off; it never completes a request itself but hands it to its hrtimer
- *    with zero delay.
+ *  - An aio request is cancellable (kiocb_set_cancel_fn) from the moment it
+ *    can wait anywhere: when it joins a FIFO list, or at the latest when it
+ *    is handed to the engine. The cancel callback runs under fs/aio's
+ *    ctx_lock with interrupts off and takes fifo->lock, then engine->lock,
+ *    so it sees a request's state as whoever last changed it left it; it
+ *    never completes a request itself but hands it to its hrtimer with zero
+ *    delay, or marks it (@cancel_pending) for the context that owns it.
  */
 #ifndef ASYNCDEV_H
 #define ASYNCDEV_H
@@ -186,9 +190,29 @@ static inline void adev_stat_add(struct adev_node *node, enum adev_stat stat,
 	this_cpu_add(node->stats->v[stat], n);
 }
 
-/* Per open file: the per-file limit on queued async requests. */
+/**
+ * struct adev_user - async requests queued by one user, on both nodes
+ * @hash:	entry in ctl.c's table of users, under its mutex
+ * @uid:	the user (the opener's fsuid; a passed file stays charged to it)
+ * @files:	open files charged to this user, under ctl.c's mutex
+ * @queued:	requests allocated and not yet freed (max_user_queued)
+ */
+struct adev_user {
+	struct hlist_node hash;
+	kuid_t uid;
+	unsigned int files;
+	atomic_t queued;
+};
+
+/**
+ * struct adev_file - per open file
+ * @node:	the node
+ * @user:	the user the file's requests are charged to
+ * @queued:	requests allocated and not yet freed (max_queued)
+ */
 struct adev_file {
 	struct adev_node *node;
+	struct adev_user *user;
 	atomic_t queued;
 };
 
@@ -204,12 +228,14 @@ struct adev_qent {
 	size_t need;
 };
 
-/* States of an async request. */
+/*
+ * States of an async request. SUBMITTING, QUEUED and ACTIVE change under
+ * fifo->lock; the move to ENGINE happens under engine->lock.
+ */
 enum adev_req_state {
 	ADEV_REQ_SUBMITTING,	/* read_iter/write_iter still setting it up */
 	ADEV_REQ_QUEUED,	/* on a FIFO list, may be cancelled */
 	ADEV_REQ_ACTIVE,	/* being served by the work item */
-	ADEV_REQ_CANCELLED,	/* cancelled while SUBMITTING */
 	ADEV_REQ_ENGINE,	/* owned by the engine */
 };
 
@@ -221,17 +247,20 @@ enum adev_req_state {
  * @q:		its place in a FIFO list (state QUEUED or ACTIVE)
  * @list:	entry on the engine's waiting list, under engine->lock
  * @timer:	service-time timer; also used to complete it "now"
- * @state:	enum adev_req_state, under fifo->lock while on a FIFO list,
- *		then owned by the engine
+ * @state:	enum adev_req_state, see there for its locks
  * @in_service:	holds an engine channel until its timer fires (engine->lock)
- * @cancel_pending: cancel arrived while ACTIVE (fifo->lock)
+ * @cancellable: kiocb_set_cancel_fn() was called (owner only)
+ * @cancel_pending: a cancel arrived while SUBMITTING or ACTIVE; set under
+ *		fifo->lock (FIFO) and engine->lock, read under either: the
+ *		context that moves the request on completes it at once
  * @cancelled:	completed by cancellation (for the statistics)
  * @write:	true for a write
  * @res:	result passed to ki_complete (bytes or -errno)
  * @done:	bytes moved so far (FIFO)
  * @iter:	our own copy of the caller's iterator (FIFO, aio only)
  * @iov:	the iovec array @iter points into (from dup_iter)
- * @mm:		the submitter's mm, pinned with mmgrab (FIFO, aio only)
+ * @mm:		the submitter's mm, pinned with mmgrab while queued in the
+ *		FIFO (aio only); dropped by the work item once served
  */
 struct adev_req {
 	struct kiocb *kiocb;
@@ -242,6 +271,7 @@ struct adev_req {
 	struct hrtimer timer;
 	enum adev_req_state state;
 	bool in_service;
+	bool cancellable;
 	bool cancel_pending;
 	bool cancelled;
 	bool write;
@@ -254,13 +284,16 @@ struct adev_req {
 
 extern struct workqueue_struct *adev_wq;
 extern unsigned int adev_max_queued;
+extern unsigned int adev_max_user_queued;
 
 /* engine.c */
 void adev_engine_init(struct adev_engine *e);
 void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
 		     u32 channels);
 int adev_engine_sleep(struct adev_node *node);
+void adev_req_set_cancel(struct adev_req *req, kiocb_cancel_fn *cancel);
 void adev_engine_submit(struct adev_req *req, long res);
+int adev_engine_cancel_req(struct adev_req *req);
 int adev_engine_cancel(struct kiocb *iocb);
 void adev_req_complete_now(struct adev_req *req, long res);
 struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,

@@ -5,20 +5,69 @@
  * sysfs, so validation lives in one place.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/device.h>
+#include <linux/hashtable.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "asyncdev.h"
+
+/*
+ * Users with open files, for the per-user limit on queued requests
+ * (max_user_queued): a limit per open file alone is none on a 0666 node,
+ * where anyone can open more files. The table and every entry's @files
+ * change under adev_users_mutex, at open and release only; the request
+ * paths touch nothing but the entry's atomic counter.
+ */
+static DEFINE_HASHTABLE(adev_users, 6);
+static DEFINE_MUTEX(adev_users_mutex);
+
+static struct adev_user *adev_user_get(kuid_t uid)
+{
+	struct adev_user *u;
+
+	mutex_lock(&adev_users_mutex);
+	hash_for_each_possible(adev_users, u, hash, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			goto found;
+	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	if (!u)
+		goto out;
+	u->uid = uid;
+	hash_add(adev_users, &u->hash, __kuid_val(uid));
+found:
+	u->files++;
+out:
+	mutex_unlock(&adev_users_mutex);
+	return u;
+}
+
+static void adev_user_put(struct adev_user *u)
+{
+	mutex_lock(&adev_users_mutex);
+	if (!--u->files) {
+		/* Every request holds a file reference: none is left. */
+		WARN_ON_ONCE(atomic_read(&u->queued));
+		hash_del(&u->hash);
+		kfree(u);
+	}
+	mutex_unlock(&adev_users_mutex);
+}
 
 int adev_open_common(struct inode *inode, struct file *file)
 {
 	struct miscdevice *misc = file->private_data;
 	struct adev_file *af;
 
-	af = kmalloc(sizeof(*af), GFP_KERNEL);
+	af = kmalloc(sizeof(*af), GFP_KERNEL_ACCOUNT);
 	if (!af)
 		return -ENOMEM;
+	af->user = adev_user_get(current_fsuid());
+	if (!af->user) {
+		kfree(af);
+		return -ENOMEM;
+	}
 	af->node = container_of(misc, struct adev_node, misc);
 	atomic_set(&af->queued, 0);
 	file->private_data = af;
@@ -32,6 +81,7 @@ int adev_release_common(struct inode *inode, struct file *file)
 
 	/* Every queued request holds a file reference. */
 	WARN_ON_ONCE(atomic_read(&af->queued));
+	adev_user_put(af->user);
 	kfree(af);
 	return 0;
 }
@@ -51,9 +101,16 @@ static bool adev_zero(const void *p, size_t n)
 	return !memchr_inv(p, 0, n);
 }
 
-static int adev_set_config(struct adev_node *node,
-			   const struct asyncdev_config *c)
+/*
+ * Validate and apply a whole configuration; the caller holds
+ * node->cfg_mutex, across its read of the old one too if it changes only
+ * some fields (a sysfs store), so that concurrent changes do not revert
+ * each other.
+ */
+static int adev_apply_config(struct adev_node *node,
+			     const struct asyncdev_config *c)
 {
+	lockdep_assert_held(&node->cfg_mutex);
 	if (!adev_zero(c->reserved, sizeof(c->reserved)) ||
 	    c->latency_ns > ASYNCDEV_MAX_LATENCY_NS ||
 	    c->jitter_ns > ASYNCDEV_MAX_JITTER_NS ||
@@ -62,13 +119,22 @@ static int adev_set_config(struct adev_node *node,
 	    (c->produce_hz && node->kind != ASYNCDEV_NODE_FIFO))
 		return -EINVAL;
 
-	mutex_lock(&node->cfg_mutex);
 	adev_engine_set(&node->engine, c->latency_ns, c->jitter_ns,
 			c->channels);
 	if (node->kind == ASYNCDEV_NODE_FIFO)
 		adev_fifo_set_produce_hz(node, c->produce_hz);
-	mutex_unlock(&node->cfg_mutex);
 	return 0;
+}
+
+static int adev_set_config(struct adev_node *node,
+			   const struct asyncdev_config *c)
+{
+	int ret;
+
+	mutex_lock(&node->cfg_mutex);
+	ret = adev_apply_config(node, c);
+	mutex_unlock(&node->cfg_mutex);
+	return ret;
 }
 
 static int adev_set_fault(struct adev_node *node,
@@ -83,7 +149,13 @@ static int adev_set_fault(struct adev_node *node,
 		break;
 	case ASYNCDEV_FAULT_NEXT:
 	case ASYNCDEV_FAULT_EVERY:
-		if (!fault->count || !fault->error || fault->error > MAX_ERRNO)
+		/*
+		 * Only errnos userspace can see: 512 and above are the
+		 * kernel's own (ERESTARTSYS, EIOCBQUEUED, ...), which must
+		 * never leave read_iter or reach ki_complete.
+		 */
+		if (!fault->count || !fault->error ||
+		    fault->error >= ASYNCDEV_FAULT_ERRNO_LIMIT)
 			return -EINVAL;
 		break;
 	default:
@@ -290,6 +362,7 @@ static ssize_t adev_cfg_store(struct device *dev, struct device_attribute *attr,
 	ret = kstrtou64(buf, 0, &val);
 	if (ret)
 		return ret;
+	mutex_lock(&node->cfg_mutex);
 	adev_get_config(node, &c);
 	switch (ca->field) {
 	case ADEV_CFG_LATENCY:
@@ -300,15 +373,19 @@ static ssize_t adev_cfg_store(struct device *dev, struct device_attribute *attr,
 		break;
 	case ADEV_CFG_CHANNELS:
 	case ADEV_CFG_PRODUCE_HZ:
-		if (val > U32_MAX)
-			return -EINVAL;
+		if (val > U32_MAX) {
+			ret = -EINVAL;
+			break;
+		}
 		if (ca->field == ADEV_CFG_CHANNELS)
 			c.channels = val;
 		else
 			c.produce_hz = val;
 		break;
 	}
-	ret = adev_set_config(node, &c);
+	if (!ret)
+		ret = adev_apply_config(node, &c);
+	mutex_unlock(&node->cfg_mutex);
 	return ret ? ret : count;
 }
 

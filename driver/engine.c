@@ -80,6 +80,26 @@ static void adev_channels_refill(struct adev_engine *e)
 }
 
 /*
+ * Release what a request holds besides its memory: the per-file and
+ * per-user places and the mm reference. The reference is normally gone
+ * already (the FIFO's work item drops it in process context); a request
+ * cancelled while queued drops it here, possibly from the timer's softirq.
+ * That is never the last reference: fs/aio's exit_aio(), which runs before
+ * the owner's final mmdrop() in __mmput(), waits for every request of the
+ * mm to complete, and mmdrop() is called with interrupts off by the
+ * scheduler itself (finish_task_switch).
+ */
+static void adev_req_release(struct adev_req *req)
+{
+	if (req->mm)
+		mmdrop(req->mm);
+	kfree(req->iov);
+	atomic_dec(&req->file->user->queued);
+	atomic_dec(&req->file->queued);
+	adev_stat_add(req->node, ADEV_STAT_IN_FLIGHT, -1);
+}
+
+/*
  * Hand the result to fs/aio or io_uring. No lock of ours is held. The
  * request's own resources and the per-file count are released first, since
  * ki_complete may drop the last reference to the file; the request memory
@@ -97,11 +117,7 @@ static void adev_req_finish(struct adev_req *req)
 	if (res >= 0)
 		adev_stat_add(node, req->write ? ADEV_STAT_WRITES :
 						 ADEV_STAT_READS, 1);
-	if (req->mm)
-		mmdrop(req->mm);
-	kfree(req->iov);
-	atomic_dec(&req->file->queued);
-	adev_stat_add(node, ADEV_STAT_IN_FLIGHT, -1);
+	adev_req_release(req);
 
 	adev_ki_complete(iocb, res);
 	kmem_cache_free(adev_req_cache, req);
@@ -125,22 +141,40 @@ static enum hrtimer_restart adev_req_timer_fn(struct hrtimer *timer)
 }
 
 /*
- * The request has moved its data; deliver @res after its service time.
- * The caller owns @req and holds none of our locks.
+ * Make an aio request cancellable through io_cancel() and io_destroy(), once
+ * (a second kiocb_set_cancel_fn() would corrupt fs/aio's list). io_uring
+ * kiocbs have no cancel hook (see compat.h): theirs complete within the
+ * engine's bounded service time.
+ */
+void adev_req_set_cancel(struct adev_req *req, kiocb_cancel_fn *cancel)
+{
+	if (req->cancellable || !adev_kiocb_is_aio(req->kiocb))
+		return;
+	req->cancellable = true;
+	kiocb_set_cancel_fn(req->kiocb, cancel);
+}
+
+/*
+ * The request has moved its data; deliver @res after its service time, or
+ * at once if a cancel arrived before the engine got it. The caller owns
+ * @req and holds none of our locks. An aio request that is not cancellable
+ * yet becomes so here, before it can wait for a channel.
  */
 void adev_engine_submit(struct adev_req *req, long res)
 {
 	struct adev_engine *e = &req->node->engine;
 	unsigned long flags;
+	bool now;
 
 	req->res = res;
-	req->state = ADEV_REQ_ENGINE;
-	if (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns)) {
-		adev_req_finish(req);
-		return;
-	}
+	adev_req_set_cancel(req, adev_engine_cancel);
 	spin_lock_irqsave(&e->lock, flags);
-	if (adev_channel_free(e)) {
+	req->state = ADEV_REQ_ENGINE;
+	now = req->cancel_pending ||
+	      (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns));
+	if (now) {
+		/* finished below */
+	} else if (adev_channel_free(e)) {
 		e->busy++;
 		req->in_service = true;
 		adev_req_start_timer(req, adev_service_ns(e));
@@ -148,6 +182,10 @@ void adev_engine_submit(struct adev_req *req, long res)
 		list_add_tail(&req->list, &e->waiting);
 	}
 	spin_unlock_irqrestore(&e->lock, flags);
+	if (now) {
+		req->cancelled = req->cancel_pending;
+		adev_req_finish(req);
+	}
 }
 
 /* Complete @req from its timer as soon as possible, outside any channel. */
@@ -159,20 +197,28 @@ void adev_req_complete_now(struct adev_req *req, long res)
 }
 
 /*
- * fs/aio cancel callback of a request owned by the engine: one still waiting
- * for a channel has moved its data already, so it completes now with its
- * real result instead of waiting; one in service finishes on its own.
- * Called under fs/aio's ctx_lock with interrupts off.
+ * The engine's part of an fs/aio cancel, under fs/aio's ctx_lock with
+ * interrupts off (and under fifo->lock for a FIFO request). A request not
+ * yet handed to the engine (SUBMITTING, or ACTIVE in the FIFO's work item)
+ * is marked, and whoever hands it over completes it at once. One waiting
+ * for a channel has moved its data: it completes now with its real result.
+ * One in service finishes on its own within its service time: -EAGAIN, as
+ * fs/aio expects for a request it could not cancel.
  */
-int adev_engine_cancel(struct kiocb *iocb)
+int adev_engine_cancel_req(struct adev_req *req)
 {
-	struct adev_req *req = iocb->private;
 	struct adev_engine *e = &req->node->engine;
 	unsigned long flags;
-	bool waiting;
+	bool waiting = false;
+	int ret = 0;
 
 	spin_lock_irqsave(&e->lock, flags);
-	waiting = req->state == ADEV_REQ_ENGINE && !list_empty(&req->list);
+	if (req->state != ADEV_REQ_ENGINE)
+		req->cancel_pending = true;
+	else if (!list_empty(&req->list))
+		waiting = true;
+	else
+		ret = -EAGAIN;
 	if (waiting)
 		list_del_init(&req->list);
 	spin_unlock_irqrestore(&e->lock, flags);
@@ -180,7 +226,13 @@ int adev_engine_cancel(struct kiocb *iocb)
 		req->cancelled = true;
 		adev_req_complete_now(req, req->res);
 	}
-	return 0;
+	return ret;
+}
+
+/* fs/aio cancel callback of a request that is never on a FIFO list. */
+int adev_engine_cancel(struct kiocb *iocb)
+{
+	return adev_engine_cancel_req(iocb->private);
 }
 
 /*
@@ -229,22 +281,27 @@ int adev_engine_sleep(struct adev_node *node)
 }
 
 /*
- * Allocate an async request for @iocb, counted against the per-file limit.
- * Returns ERR_PTR(-EAGAIN) when the file has adev_max_queued requests.
+ * Allocate an async request for @iocb, charged to the caller's memory cgroup
+ * and counted against the per-file and per-user limits (-EAGAIN beyond
+ * them). An IOCB_NOWAIT caller (io_uring's first attempt) must not sleep in
+ * the allocation: it gets -EAGAIN and io_uring retries from a worker.
  */
 struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,
 				bool write)
 {
+	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
 	struct adev_req *req;
 
-	if (atomic_inc_return(&af->queued) > adev_max_queued) {
-		atomic_dec(&af->queued);
-		return ERR_PTR(-EAGAIN);
-	}
-	req = kmem_cache_zalloc(adev_req_cache, GFP_KERNEL);
+	if (atomic_inc_return(&af->queued) > adev_max_queued)
+		goto err_file;
+	if (atomic_inc_return(&af->user->queued) > adev_max_user_queued)
+		goto err_user;
+	req = kmem_cache_zalloc(adev_req_cache, nowait ?
+				GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL);
 	if (!req) {
+		atomic_dec(&af->user->queued);
 		atomic_dec(&af->queued);
-		return ERR_PTR(-ENOMEM);
+		return ERR_PTR(nowait ? -EAGAIN : -ENOMEM);
 	}
 	req->kiocb = iocb;
 	req->file = af;
@@ -258,16 +315,18 @@ struct adev_req *adev_req_alloc(struct adev_file *af, struct kiocb *iocb,
 	iocb->private = req;
 	adev_stat_add(af->node, ADEV_STAT_IN_FLIGHT, 1);
 	return req;
+
+err_user:
+	atomic_dec(&af->user->queued);
+err_file:
+	atomic_dec(&af->queued);
+	return ERR_PTR(-EAGAIN);
 }
 
 /* Free a request that was never handed to fs/aio or io_uring. */
 void adev_req_free(struct adev_req *req)
 {
-	if (req->mm)
-		mmdrop(req->mm);
-	kfree(req->iov);
-	atomic_dec(&req->file->queued);
-	adev_stat_add(req->node, ADEV_STAT_IN_FLIGHT, -1);
+	adev_req_release(req);
 	kmem_cache_free(adev_req_cache, req);
 }
 
@@ -303,7 +362,7 @@ int adev_fault_check(struct adev_node *node)
 
 int adev_req_cache_init(void)
 {
-	adev_req_cache = KMEM_CACHE(adev_req, 0);
+	adev_req_cache = KMEM_CACHE(adev_req, SLAB_ACCOUNT);
 	return adev_req_cache ? 0 : -ENOMEM;
 }
 

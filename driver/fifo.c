@@ -50,12 +50,12 @@ static size_t fifo_room(const struct adev_fifo *f)
 }
 
 /*
- * Writable, for poll and POLL_OUT, means a write of ADEV_ATOMIC_WRITE bytes
- * would not block: the pipe's "a free page" rule.
+ * Writable, for poll, means a write of ADEV_ATOMIC_WRITE bytes would not
+ * block for room: the pipe's "a free page" rule.
  */
-static bool fifo_writable(const struct adev_fifo *f, size_t len)
+static bool fifo_writable(const struct adev_fifo *f)
 {
-	return f->size - len >= ADEV_ATOMIC_WRITE;
+	return fifo_room(f) >= ADEV_ATOMIC_WRITE;
 }
 
 static struct adev_qent *fifo_head(struct list_head *list)
@@ -93,15 +93,22 @@ static void fifo_check_heads(struct adev_fifo *f, struct fifo_events *ev)
 	}
 }
 
-/* Note the consequences of f->len having changed from @old. */
+/*
+ * Note the consequences of f->len having changed from @old. As fs/pipe.c
+ * does since 5.15, every store of data wakes readers and pollers and raises
+ * POLL_IN, and every read that frees room wakes writers and raises
+ * POLL_OUT, not only the empty and full edges: an EPOLLET or multishot
+ * poll user, or a SIGIO handler that reads one record per signal, gets one
+ * event per write.
+ */
 static void fifo_changed(struct adev_fifo *f, size_t old, struct fifo_events *ev)
 {
 	if (f->len > old) {
 		ev->wake_readers = true;
-		ev->sig_in |= old == 0;
+		ev->sig_in = true;
 	} else if (f->len < old) {
 		ev->wake_writers = true;
-		ev->sig_out |= !fifo_writable(f, old) && fifo_writable(f, f->len);
+		ev->sig_out = true;
 	}
 	fifo_check_heads(f, ev);
 }
@@ -118,8 +125,9 @@ static void fifo_fire(struct adev_fifo *f, const struct fifo_events *ev)
 {
 	/*
 	 * The barrier in wq_has_sleeper() orders our change of f->len (made
-	 * under f->lock) before the check, pairing with the one a waiter
-	 * sets its task state with before it tests its condition.
+	 * under f->lock) before the check, pairing with the one a sleeper
+	 * sets its task state with before it tests its condition, and with
+	 * the smp_mb() in fifo_poll() after poll_wait().
 	 */
 	if (ev->wake_readers && wq_has_sleeper(&f->rwait))
 		wake_up_interruptible_poll(&f->rwait, EPOLLIN | EPOLLRDNORM);
@@ -155,7 +163,7 @@ static void fifo_put(struct adev_fifo *f, size_t off, const void *src,
 /* Make @n more bytes after the stored ones visible; under f->lock. */
 static void fifo_grow(struct adev_fifo *f, size_t n)
 {
-	f->len += n;
+	WRITE_ONCE(f->len, f->len + n);
 	if (f->len > f->high_water)
 		WRITE_ONCE(f->high_water, f->len);
 }
@@ -185,7 +193,7 @@ static void fifo_move(struct adev_fifo *f, size_t to, size_t from, size_t n)
  */
 static void fifo_drop(struct adev_fifo *f, size_t n)
 {
-	f->len -= n;
+	WRITE_ONCE(f->len, f->len - n);
 	if (!f->len && !f->reserved) {
 		f->tail = 0;
 		return;
@@ -335,9 +343,11 @@ static ssize_t fifo_read_fast(struct adev_fifo *f, struct adev_qent *q,
  */
 static size_t fifo_reserve(struct adev_fifo *f, size_t count, size_t *head)
 {
-	f->reserved = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
+	size_t n = min3(count, fifo_room(f), (size_t)ADEV_ATOMIC_WRITE);
+
+	WRITE_ONCE(f->reserved, n);
 	*head = fifo_index(f, f->len);
-	return f->reserved;
+	return n;
 }
 
 /*
@@ -367,7 +377,7 @@ static ssize_t fifo_write_copy(struct adev_fifo *f, struct adev_qent *q,
 	spin_lock_irqsave(&f->lock, flags);
 	if (c < chunk && f->behind)
 		fifo_move(f, f->len + c, f->len + chunk, f->behind);
-	f->reserved = 0;
+	WRITE_ONCE(f->reserved, 0);
 	if (c || f->behind) {
 		size_t old = f->len;
 
@@ -518,23 +528,23 @@ static ssize_t fifo_write_sync(struct adev_fifo *f, struct iov_iter *from,
 
 /*
  * fs/aio cancel callback, under fs/aio's ctx_lock with interrupts off. A
- * request still waiting in the FIFO completes (from its timer) with
+ * request waiting in a FIFO list completes (from its timer) with
  * -ECANCELED, or with the bytes a large write already stored; one being
- * served is completed by the work item when it gets back to it.
+ * served is completed by the work item when it is done with it; the engine
+ * decides for the others (asyncdev.h). Returns 0 when the request will
+ * complete early, -EAGAIN when it completes on its own.
  */
 static int fifo_cancel(struct kiocb *iocb)
 {
 	struct adev_req *req = iocb->private;
 	struct adev_fifo *f = &req->node->fifo;
 	struct fifo_events ev = {};
-	bool now = false, engine = false;
 	unsigned long flags;
+	bool now = false;
+	int ret = 0;
 
 	spin_lock_irqsave(&f->lock, flags);
 	switch (req->state) {
-	case ADEV_REQ_SUBMITTING:
-		req->state = ADEV_REQ_CANCELLED;
-		break;
 	case ADEV_REQ_QUEUED:
 		list_del_init(&req->q.list);
 		req->state = ADEV_REQ_ENGINE;
@@ -545,7 +555,7 @@ static int fifo_cancel(struct kiocb *iocb)
 		req->cancel_pending = true;
 		break;
 	default:
-		engine = true;
+		ret = adev_engine_cancel_req(req);
 		break;
 	}
 	spin_unlock_irqrestore(&f->lock, flags);
@@ -554,10 +564,8 @@ static int fifo_cancel(struct kiocb *iocb)
 	if (now) {
 		req->cancelled = true;
 		adev_req_complete_now(req, req->done ? req->done : -ECANCELED);
-	} else if (engine) {
-		adev_engine_cancel(iocb);
 	}
-	return 0;
+	return ret;
 }
 
 /*
@@ -571,17 +579,21 @@ static ssize_t fifo_queue_aio(struct adev_fifo *f, struct adev_req *req,
 	struct fifo_events ev = {};
 	unsigned long flags;
 
-	req->iov = dup_iter(&req->iter, iter, GFP_KERNEL);
+	/* io_submit gives user memory; a kernel iterator is not ours to keep. */
+	if (WARN_ON_ONCE(!user_backed_iter(iter)))
+		return -EINVAL;
+	/* NULL for a single-buffer (ITER_UBUF) iterator: nothing to copy. */
+	req->iov = dup_iter(&req->iter, iter, GFP_KERNEL_ACCOUNT);
 	if (!req->iov && iter_is_iovec(iter))
 		return -ENOMEM;
 	mmgrab(current->mm);
 	req->mm = current->mm;
 	req->q.need = req->write ? fifo_write_need(iov_iter_count(iter)) : 1;
 	req->state = ADEV_REQ_SUBMITTING;
-	kiocb_set_cancel_fn(req->kiocb, fifo_cancel);
+	adev_req_set_cancel(req, fifo_cancel);
 
 	spin_lock_irqsave(&f->lock, flags);
-	if (req->state == ADEV_REQ_CANCELLED) {
+	if (req->cancel_pending) {
 		spin_unlock_irqrestore(&f->lock, flags);
 		return -ECANCELED;
 	}
@@ -598,6 +610,12 @@ static ssize_t fifo_queue_aio(struct adev_fifo *f, struct adev_req *req,
 /*
  * Serve a queued aio request that reached the head, in the submitter's mm.
  * Returns true if it moved data or completed.
+ *
+ * The mm_users reference taken for the copy is dropped with mmput_async():
+ * if the submitter exited meanwhile it is the last one, and __mmput() runs
+ * exit_aio(), which waits for this very request; only this work item can
+ * complete it (binder does the same for the same reason). Once the request
+ * leaves the FIFO its mm is dropped here, in process context.
  */
 static bool fifo_serve(struct adev_fifo *f, struct adev_req *req)
 {
@@ -625,13 +643,12 @@ static bool fifo_serve(struct adev_fifo *f, struct adev_req *req)
 			req->done = ret;
 	}
 	kthread_unuse_mm(req->mm);
-	mmput(req->mm);
+	mmput_async(req->mm);
 
 	if (!left) {
 		spin_lock_irqsave(&f->lock, flags);
 		if (req->cancel_pending) {
 			list_del_init(&req->q.list);
-			req->cancelled = true;
 			left = true;
 		} else {
 			req->state = ADEV_REQ_QUEUED;
@@ -644,6 +661,9 @@ static bool fifo_serve(struct adev_fifo *f, struct adev_req *req)
 		ret = -ECANCELED;
 	}
 done:
+	mmdrop(req->mm);
+	req->mm = NULL;
+	/* With a cancel pending, the engine completes it at once. */
 	adev_engine_submit(req, req->done ? req->done : ret);
 	return true;
 }
@@ -681,9 +701,14 @@ static void fifo_work_fn(struct work_struct *work)
  * One entry point for read_iter and write_iter.
  *  - read(2)/write(2), and io_uring's blocking retry from an io-wq worker:
  *    sleep for the device's service time, then block as a pipe does.
- *  - IOCB_NOWAIT (RWF_NOWAIT, io_uring's first attempt), or O_NONBLOCK on a
- *    synchronous call: never sleep, -EAGAIN if nothing can be done now.
- *  - io_submit: served at once if possible, else queued (-EIOCBQUEUED).
+ *  - A synchronous call that must not block (O_NONBLOCK, RWF_NOWAIT) never
+ *    waits, not for data, room, a channel nor the service time: it moves
+ *    what it can now or fails with -EAGAIN. It cannot complete later, and
+ *    poll's promise that a ready fd does not block must hold.
+ *  - IOCB_NOWAIT on an async kiocb (io_uring's first attempt) and io_submit:
+ *    served at once if possible; an io_submit request that cannot be is
+ *    queued (-EIOCBQUEUED), an io_uring one gets -EAGAIN (io_uring polls,
+ *    then retries).
  * With a device latency, async requests that moved data complete after their
  * service time through the engine.
  */
@@ -707,12 +732,12 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	       READ_ONCE(node->engine.jitter_ns);
 
 	if (is_sync_kiocb(iocb) || (!aio && !nowait)) {
-		if (slow && nowait)
-			return -EAGAIN;
 		nowait |= !!(iocb->ki_filp->f_flags & O_NONBLOCK);
-		ret = adev_engine_sleep(node);
-		if (ret)
-			return ret;
+		if (!nowait) {
+			ret = adev_engine_sleep(node);
+			if (ret)
+				return ret;
+		}
 		ret = write ? fifo_write_sync(f, iter, nowait, false) :
 			      fifo_read_sync(f, iter, nowait);
 		goto out;
@@ -737,6 +762,7 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		return ret;
 	}
 	if (req && ret > 0) {
+		/* Cancellable from here: adev_engine_submit() sees to it. */
 		adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
 		adev_engine_submit(req, ret);
 		return -EIOCBQUEUED;
@@ -759,18 +785,41 @@ static ssize_t fifo_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	return fifo_rw(iocb, from, true);
 }
 
+/*
+ * As pipe_poll: readability for files open for reading, writability for
+ * those open for writing, and only the wait queue of the events asked for
+ * (an aio IOCB_CMD_POLL accepts a single queue).
+ */
 static __poll_t fifo_poll(struct file *file, poll_table *wait)
 {
 	struct adev_fifo *f = &adev_node_of(file)->fifo;
+	__poll_t want = poll_requested_events(wait);
+	bool rd = (file->f_mode & FMODE_READ) &&
+		  (want & (EPOLLIN | EPOLLRDNORM));
+	bool wr = (file->f_mode & FMODE_WRITE) &&
+		  (want & (EPOLLOUT | EPOLLWRNORM));
 	__poll_t mask = 0;
-	size_t len;
+	unsigned long flags;
+	bool readable, writable;
 
-	poll_wait(file, &f->rwait, wait);
-	poll_wait(file, &f->wwait, wait);
-	len = READ_ONCE(f->len);
-	if (len)
+	if (rd)
+		poll_wait(file, &f->rwait, wait);
+	if (wr)
+		poll_wait(file, &f->wwait, wait);
+	/*
+	 * Wakers test wq_has_sleeper() after changing the state: order our
+	 * wait queue entry before the state is sampled (as sock_poll_wait).
+	 */
+	if (!poll_does_not_wait(wait))
+		smp_mb(); /* pairs with the one in wq_has_sleeper() */
+
+	spin_lock_irqsave(&f->lock, flags);
+	readable = f->len;
+	writable = fifo_writable(f);
+	spin_unlock_irqrestore(&f->lock, flags);
+	if (rd && readable)
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (fifo_writable(f, len))
+	if (wr && writable)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }
@@ -803,12 +852,6 @@ static int fifo_open(struct inode *inode, struct file *file)
 	if (ret)
 		return ret;
 	return stream_open(inode, file);
-}
-
-static int fifo_release(struct inode *inode, struct file *file)
-{
-	fifo_fasync(-1, file, 0);
-	return adev_release_common(inode, file);
 }
 
 /*
@@ -961,7 +1004,7 @@ void adev_fifo_exit(struct adev_node *node)
 const struct file_operations adev_fifo_fops = {
 	.owner		= THIS_MODULE,
 	.open		= fifo_open,
-	.release	= fifo_release,
+	.release	= adev_release_common,	/* __fput did fasync(-1, 0) */
 	.read_iter	= fifo_read_iter,
 	.write_iter	= fifo_write_iter,
 	.poll		= fifo_poll,

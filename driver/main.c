@@ -3,6 +3,8 @@
  * asyncdev: a virtual character device for signal-driven and asynchronous
  * I/O. Module parameters, node table, load and unload.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 
@@ -25,6 +27,10 @@ MODULE_PARM_DESC(mem_bytes, "Size of /dev/asyncmem in bytes (4096..1073741824, d
 unsigned int adev_max_queued = 8192;
 module_param_named(max_queued, adev_max_queued, uint, 0444);
 MODULE_PARM_DESC(max_queued, "Async requests one open file may have queued (1..1048576, default 8192)");
+
+unsigned int adev_max_user_queued = 16384;
+module_param_named(max_user_queued, adev_max_user_queued, uint, 0444);
+MODULE_PARM_DESC(max_user_queued, "Async requests one user may have queued on both nodes (1..1048576, default 16384)");
 
 struct workqueue_struct *adev_wq;
 
@@ -54,18 +60,23 @@ static struct adev_node adev_nodes[] = {
 static int __init adev_check_params(void)
 {
 	if (fifo_bytes < ADEV_FIFO_MIN || fifo_bytes > ADEV_FIFO_MAX) {
-		pr_err("asyncdev: fifo_bytes=%u is invalid: must be %u..%u\n",
+		pr_err("fifo_bytes=%u is invalid: must be %u..%u\n",
 		       fifo_bytes, ADEV_FIFO_MIN, ADEV_FIFO_MAX);
 		return -EINVAL;
 	}
 	if (mem_bytes < ADEV_MEM_MIN || mem_bytes > ADEV_MEM_MAX) {
-		pr_err("asyncdev: mem_bytes=%lu is invalid: must be %lu..%lu\n",
+		pr_err("mem_bytes=%lu is invalid: must be %lu..%lu\n",
 		       mem_bytes, ADEV_MEM_MIN, ADEV_MEM_MAX);
 		return -EINVAL;
 	}
 	if (!adev_max_queued || adev_max_queued > ADEV_QUEUED_MAX) {
-		pr_err("asyncdev: max_queued=%u is invalid: must be 1..%u\n",
+		pr_err("max_queued=%u is invalid: must be 1..%u\n",
 		       adev_max_queued, ADEV_QUEUED_MAX);
+		return -EINVAL;
+	}
+	if (!adev_max_user_queued || adev_max_user_queued > ADEV_QUEUED_MAX) {
+		pr_err("max_user_queued=%u is invalid: must be 1..%u\n",
+		       adev_max_user_queued, ADEV_QUEUED_MAX);
 		return -EINVAL;
 	}
 	return 0;
@@ -89,7 +100,7 @@ static int __init adev_node_init(struct adev_node *node)
 		goto err_stats;
 	ret = misc_register(&node->misc);
 	if (ret) {
-		pr_err("asyncdev: cannot register /dev/%s: %d\n",
+		pr_err("cannot register /dev/%s: %d\n",
 		       node->misc.name, ret);
 		if (node->kind == ASYNCDEV_NODE_FIFO)
 			adev_fifo_exit(node);
@@ -142,7 +153,7 @@ static int __init adev_init(void)
 		if (ret)
 			goto err_nodes;
 	}
-	pr_info("asyncdev: /dev/asyncdev (FIFO, %u bytes), /dev/asyncmem (%lu bytes)\n",
+	pr_info("/dev/asyncdev (FIFO, %u bytes), /dev/asyncmem (%lu bytes)\n",
 		fifo_bytes, mem_bytes);
 	return 0;
 

@@ -71,8 +71,7 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		adev_req_free(req);
 		return ret;
 	}
-	req->state = ADEV_REQ_ENGINE;
-	kiocb_set_cancel_fn(iocb, adev_engine_cancel);
+	/* Cancellable from here: adev_engine_submit() sees to it. */
 	adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
 	adev_engine_submit(req, ret);
 	return -EIOCBQUEUED;

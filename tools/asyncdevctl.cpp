@@ -325,7 +325,7 @@ int cmd_fault(const std::vector<std::string>& args, const char* errno_arg, const
         f.error = EIO;
         f.count = 1;
         if (errno_arg && (f.error = tool::parse_errno(errno_arg)) < 0)
-            usage_error("fault: invalid errno '%s' (a name such as EIO, or 1..4095)", errno_arg);
+            usage_error("fault: invalid errno '%s' (a name such as EIO, or 1..511)", errno_arg);
         if (count_arg && (!tool::parse_u64(count_arg, f.count) || f.count == 0))
             usage_error("fault: invalid count '%s' (a number >= 1)", count_arg);
     } else {

@@ -146,11 +146,11 @@ int parse_errno(const char* s)
         return -1;
     std::uint64_t v;
     if (parse_u64(s, v))
-        return v >= 1 && v <= 4095 ? static_cast<int>(v) : -1;
+        return v >= 1 && v < ASYNCDEV_FAULT_ERRNO_LIMIT ? static_cast<int>(v) : -1;
     std::string up(s);
     for (char& c : up)
         c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    for (int e = 1; e < 4096; ++e) {
+    for (int e = 1; e < ASYNCDEV_FAULT_ERRNO_LIMIT; ++e) {
         const char* name = strerrorname_np(e);
         if (name && up == name)
             return e;

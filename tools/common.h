@@ -40,7 +40,7 @@ bool parse_double(const char* s, double& out);
 bool parse_duration_ns(const char* s, std::uint64_t& out);
 /// A byte count: plain or with suffix k/K (1024), m/M, g/G.
 bool parse_bytes(const char* s, std::uint64_t& out);
-/// "EIO", "eio" or "5" -> 5; -1 if not an errno (valid range 1..4095).
+/// "EIO", "eio" or "5" -> 5; -1 if not an errno (valid range 1..511: 512 and up are kernel-internal).
 int parse_errno(const char* s);
 /// 5 -> "EIO" (or the number if glibc knows no name).
 std::string errno_name(int err);

@@ -42,6 +42,9 @@ struct asyncdev_config {
 	__u64 reserved[4];
 };
 
+/* asyncdev_fault.error must be below this: the kernel's own are 512 and up. */
+#define ASYNCDEV_FAULT_ERRNO_LIMIT	512
+
 /* Values of asyncdev_fault.mode. */
 #define ASYNCDEV_FAULT_OFF	0	/* no injection */
 #define ASYNCDEV_FAULT_NEXT	1	/* fail the next @count requests */
@@ -50,7 +53,8 @@ struct asyncdev_config {
 /**
  * struct asyncdev_fault - fault injection on one node
  * @mode:	ASYNCDEV_FAULT_*
- * @error:	positive errno the failed requests complete with (1..4095)
+ * @error:	positive errno the failed requests complete with (1..511;
+ *		512 and above are kernel-internal, refused with EINVAL)
  * @count:	see @mode; must be non-zero unless mode is OFF
  * @reserved:	must be zero
  *

@@ -115,7 +115,7 @@ Device Device::open(const std::filesystem::path& path, int flags, std::error_cod
 {
     int fd;
     do
-        fd = ::open(path.c_str(), flags | O_CLOEXEC);
+        fd = ::open(path.c_str(), flags | O_CLOEXEC, 0666); // mode: O_CREAT, umask applies
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         ec = std::error_code(errno, std::system_category());

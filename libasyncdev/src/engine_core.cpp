@@ -25,10 +25,17 @@ EngineCore::EngineCore(Loop& loop, std::size_t depth)
     });
 }
 
+EngineCore::~EngineCore()
+{
+    for (Liveness* l = liveness_; l; l = l->outer)
+        l->destroyed = true;
+}
+
 RequestId EngineCore::prepare(Request::Op op, int fd, void* buf, std::size_t len,
                               std::span<const iovec> iov, std::uint64_t offset,
                               Completion done)
 {
+    loop_.check_loop_thread("asyncdev I/O backend: read/write");
     auto r = std::make_unique<Request>();
     r->id = next_id_++;
     r->op = op;
@@ -62,6 +69,7 @@ std::vector<Request*> EngineCore::in_kernel_requests()
 
 std::size_t EngineCore::submit()
 {
+    loop_.check_loop_thread("asyncdev I/O backend: submit");
     for (RequestId id : prepared_) {
         if (Request* r = find(id); r && r->state == Request::State::prepared) {
             r->state = Request::State::queued;
@@ -163,6 +171,14 @@ void EngineCore::abandon(RequestId id) noexcept
         return;
     if (r->state == Request::State::in_kernel) {
         kernel_cancel(*r);
+        if (r->state == Request::State::in_kernel && r->bounce) {
+            // The kernel only uses library memory: no need to wait for it.
+            // The request stays (in flight) until its completion is
+            // reaped, then dispatch() drops it without a callback.
+            r->done = nullptr;
+            r->abandoned = true;
+            return;
+        }
         while (r->state == Request::State::in_kernel) {
             try {
                 reap(true);
@@ -188,15 +204,11 @@ void EngineCore::process()
 
 void EngineCore::dispatch()
 {
-    // If a callback throws, the rest still runs in a later batch.
-    struct Rekick {
-        EngineCore* self;
-        ~Rekick()
-        {
-            if (!self->completed_.empty())
-                self->kick();
-        }
-    } rekick{this};
+    // A callback may destroy the engine (a coroutine that owns its backend
+    // and returns when resumed): after each callback, touch nothing of
+    // `this` unless the Liveness record says it still exists.
+    Liveness alive;
+    alive.outer = std::exchange(liveness_, &alive);
     // Only what is complete now: callbacks may complete more (via abandon).
     for (std::size_t n = completed_.size(); n > 0 && !completed_.empty(); --n) {
         const RequestId id = completed_.front();
@@ -207,9 +219,24 @@ void EngineCore::dispatch()
         Completion done = std::move(it->second->done);
         const ssize_t res = it->second->res;
         requests_.erase(it);
-        if (done)
+        if (!done)
+            continue; // abandoned
+        try {
             done(res);
+        } catch (...) {
+            if (!alive.destroyed) {
+                liveness_ = alive.outer;
+                if (!completed_.empty())
+                    kick(); // the rest runs in a later batch
+            }
+            throw;
+        }
+        if (alive.destroyed)
+            return;
     }
+    liveness_ = alive.outer;
+    if (!completed_.empty())
+        kick();
 }
 
 void EngineCore::drain() noexcept

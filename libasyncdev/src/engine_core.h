@@ -39,6 +39,16 @@ struct Request {
     std::vector<iovec> iov;
     Completion done;
     ssize_t res = 0;
+    /// Library-owned stand-in for `buf` (PosixAio on fds whose operations
+    /// may block for ever: pipes, sockets, ttys, character devices). The C
+    /// library reads or writes this memory, never the caller's, so that
+    /// abandon() can return while such an operation still runs; a read's
+    /// bytes are copied to `buf` when it completes. Null: `buf` is used.
+    std::unique_ptr<std::byte[]> bounce;
+    /// abandon() returned for this request while it was still in the
+    /// kernel (only with `bounce`): its callback is gone and `buf` must not
+    /// be touched; it stays here until the kernel is done with `bounce`.
+    bool abandoned = false;
     union {
         struct iocb iocb;   // AioContext
         struct aiocb aiocb; // PosixAio
@@ -50,7 +60,9 @@ struct Request {
 class EngineCore {
 public:
     EngineCore(Loop& loop, std::size_t depth);
-    virtual ~EngineCore() = default; // derived destructors call drain()
+    /// Derived destructors call drain(). May run inside one of this
+    /// engine's own callbacks: see dispatch().
+    virtual ~EngineCore();
 
     RequestId prepare(Request::Op op, int fd, void* buf, std::size_t len,
                       std::span<const iovec> iov, std::uint64_t offset, Completion done);
@@ -85,6 +97,8 @@ protected:
     /// Destructor helper: cancel everything, wait for the kernel, drop all.
     void drain() noexcept;
     /// Arms the wakeup so process() runs in a later loop batch.
+    /// (process() is the last thing every caller does: after it returns
+    /// the engine may have been destroyed by a callback.)
     void kick() noexcept;
     /// The eventfd the loop watches; libaio (io_set_eventfd) and io_uring
     /// (io_uring_register_eventfd) signal their completions on it too.
@@ -92,6 +106,14 @@ protected:
     Loop& loop_;
 
 private:
+    /// One per dispatch() on the stack (nested if a callback re-enters,
+    /// e.g. PosixAio::wait). The destructor marks them all: a dispatch()
+    /// whose callback destroyed the engine returns without touching it.
+    struct Liveness {
+        bool destroyed = false;
+        Liveness* outer = nullptr;
+    };
+
     void fill();
     void dispatch();
 
@@ -104,6 +126,7 @@ private:
     std::deque<RequestId> completed_;
     UniqueFd wakefd_;
     Loop::Watch watch_;
+    Liveness* liveness_ = nullptr; // innermost running dispatch()
 };
 
 } // namespace asyncdev::detail

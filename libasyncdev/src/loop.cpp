@@ -3,9 +3,12 @@
 #include <asyncdev/loop.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -69,7 +72,13 @@ Loop::Loop()
 
 Loop::~Loop()
 {
-    assert(fds_.empty() && "every Watch must be destroyed before its Loop");
+    if (!fds_.empty()) {
+        // Their owners would later touch this freed Loop: stop here instead.
+        std::fprintf(stderr, "asyncdev::Loop::~Loop: %zu fd watch(es) still registered: every "
+                             "Watch, Timer and I/O backend must be destroyed before its Loop\n",
+                     fds_.size());
+        std::abort();
+    }
     // Put back the mask of signals whose watches were leaked.
     while (!signals_.empty()) {
         auto& st = signals_.begin()->second;
@@ -83,6 +92,13 @@ Loop::~Loop()
 bool Loop::in_loop_thread() const noexcept
 {
     return ::gettid() == tid_;
+}
+
+void Loop::check_loop_thread(const char* call) const
+{
+    if (!in_loop_thread())
+        throw std::logic_error(std::string(call) +
+                               ": not on the loop thread (the thread that constructed the Loop)");
 }
 
 // ---- Watch ----
@@ -110,7 +126,8 @@ void Loop::Watch::reset() noexcept
 
 void Loop::Watch::modify(std::uint32_t events)
 {
-    assert(loop_);
+    if (!loop_)
+        throw std::logic_error("Loop::Watch::modify: empty Watch");
     loop_->modify(id_, events);
 }
 
@@ -118,7 +135,7 @@ void Loop::Watch::modify(std::uint32_t events)
 
 Loop::Watch Loop::watch_fd(int fd, std::uint32_t events, FdCallback cb)
 {
-    assert(in_loop_thread());
+    check_loop_thread("Loop::watch_fd");
     const std::uint64_t id = next_id_++;
     epoll_event ev{};
     ev.events = events;
@@ -182,7 +199,7 @@ void Loop::remove(std::uint64_t id) noexcept
 
 Loop::Watch Loop::watch_signal(int signo, SignalCallback cb)
 {
-    assert(in_loop_thread());
+    check_loop_thread("Loop::watch_signal");
     sigset_t one, old;
     sigemptyset(&one);
     if (sigaddset(&one, signo) < 0)
@@ -237,9 +254,12 @@ void Loop::update_signalfd()
     }
 }
 
+// Reads the signalfd until it is empty; every signal becomes a
+// PendingSignal naming the watches to call, so that a throwing callback
+// loses neither the other watches of its signal nor the signals read with it.
 std::size_t Loop::dispatch_signals()
 {
-    std::size_t n = 0;
+    std::size_t n = run_signal_backlog();
     signalfd_siginfo info[16];
     for (;;) {
         const ssize_t got = sigfd_ ? ::read(sigfd_.get(), info, sizeof info) : -1;
@@ -249,17 +269,39 @@ std::size_t Loop::dispatch_signals()
             auto it = signals_.find(static_cast<int>(info[i].ssi_signo));
             if (it == signals_.end())
                 continue;
-            // Copy: callbacks may add or remove watches.
-            std::vector<std::pair<std::uint64_t, std::shared_ptr<SignalEntry>>> ws =
-                it->second.watches;
-            for (auto& [id, entry] : ws) {
-                if (!signal_ids_.contains(id))
-                    continue; // removed by an earlier callback
-                entry->cb(info[i]);
-                ++n;
-            }
+            PendingSignal p{info[i], {}, 0};
+            for (const auto& w : it->second.watches)
+                p.watches.push_back(w.first);
+            signal_backlog_.push_back(std::move(p));
         }
+        n += run_signal_backlog();
     }
+}
+
+std::size_t Loop::run_signal_backlog()
+{
+    std::size_t n = 0;
+    while (!signal_backlog_.empty()) {
+        PendingSignal& p = signal_backlog_.front();
+        if (p.next == p.watches.size()) {
+            signal_backlog_.pop_front();
+            continue;
+        }
+        // Copies: the callback may re-enter run_once and pop `p`.
+        const std::uint64_t id = p.watches[p.next++];
+        const signalfd_siginfo info = p.info;
+        auto it = signals_.find(static_cast<int>(info.ssi_signo));
+        if (it == signals_.end())
+            continue; // every watch of the signal is gone
+        auto w = std::find_if(it->second.watches.begin(), it->second.watches.end(),
+                              [id](const auto& e) { return e.first == id; });
+        if (w == it->second.watches.end())
+            continue; // removed by an earlier callback
+        std::shared_ptr<SignalEntry> entry = w->second; // survives its own removal
+        entry->cb(info);
+        ++n;
+    }
+    return n;
 }
 
 // ---- posting and running ----
@@ -310,24 +352,32 @@ std::size_t Loop::dispatch_posted()
 
 std::size_t Loop::wait_and_dispatch(int timeout_ms)
 {
-    assert(in_loop_thread());
-    epoll_event events[max_events];
-    int n = ::epoll_wait(epfd_.get(), events, max_events, timeout_ms);
-    if (n < 0) {
-        if (errno == EINTR)
-            return 0;
-        throw_errno("epoll_wait");
+    check_loop_thread("Loop::run_once");
+    if (ready_.empty() && signal_backlog_.empty()) {
+        epoll_event events[max_events];
+        const int n = ::epoll_wait(epfd_.get(), events, max_events, timeout_ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                return 0;
+            throw_errno("epoll_wait");
+        }
+        for (int i = 0; i < n; ++i)
+            ready_.emplace_back(std::uint64_t{events[i].data.u64}, std::uint32_t{events[i].events});
     }
-    std::size_t ran = 0;
-    for (int i = 0; i < n; ++i) {
-        const std::uint64_t id = events[i].data.u64;
+    // What an earlier batch left undelivered comes first, in order. Each
+    // event leaves ready_ before its callback runs: if the callback
+    // throws, the rest stays for the next call.
+    std::size_t ran = run_signal_backlog();
+    while (!ready_.empty()) {
+        const auto [id, events] = ready_.front();
+        ready_.pop_front();
         if (id == wake_id) {
             ran += dispatch_posted();
         } else if (id == signal_id) {
             ran += dispatch_signals();
         } else if (auto it = fds_.find(id); it != fds_.end()) {
             std::shared_ptr<FdEntry> entry = it->second; // survives its own removal
-            entry->cb(events[i].events);
+            entry->cb(events);
             ++ran;
         }
     }

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <sys/stat.h>
+
 namespace asyncdev {
 
 namespace {
@@ -164,17 +166,36 @@ private:
         if (err == EINPROGRESS)
             return false;
         const ssize_t ret = ::aio_return(&r.u.aiocb);
+        if (!err && ret > 0 && r.bounce && r.op == Request::Op::read && !r.abandoned)
+            std::memcpy(r.buf, r.bounce.get(), static_cast<std::size_t>(ret));
         complete(r.id, err ? -static_cast<ssize_t>(err) : ret);
         return true;
     }
 
+    // Regular files and block devices complete in bounded time; on any
+    // other fd a started read or write may wait for ever, and glibc cannot
+    // cancel it: such requests use a buffer of the library (Request::bounce)
+    // so that abandon() need not wait for them.
+    static bool may_block_for_ever(int fd) noexcept
+    {
+        struct stat st;
+        if (::fstat(fd, &st) < 0)
+            return false; // aio_read/aio_write report the error
+        return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+    }
+
     void prep(Request& r)
     {
+        if (!r.bounce && may_block_for_ever(r.fd)) {
+            r.bounce = std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(r.len, 1));
+            if (r.op == Request::Op::write && r.len > 0)
+                std::memcpy(r.bounce.get(), r.buf, r.len);
+        }
         struct aiocb& cb = r.u.aiocb;
         std::memset(&cb, 0, sizeof cb);
         cb.aio_fildes = r.fd;
         cb.aio_offset = static_cast<off_t>(r.offset);
-        cb.aio_buf = r.buf;
+        cb.aio_buf = r.bounce ? static_cast<void*>(r.bounce.get()) : r.buf;
         cb.aio_nbytes = r.len;
         cb.aio_lio_opcode = r.op == Request::Op::read ? LIO_READ : LIO_WRITE;
         cb.aio_sigevent.sigev_value.sival_ptr = encode(key_, r.id);

@@ -4,37 +4,16 @@
  * order with synchronous callers, and can be cancelled; io_destroy, close,
  * exit and kill -9 with thousands queued return promptly.
  */
-#include "guest.h"
+#include "guest_aio.h"
 
-#include <libaio.h>
 #include <pthread.h>
 #include <sys/uio.h>
-
-static io_context_t ctx_new(int n)
-{
-	io_context_t ctx = 0;
-
-	assert_int_equal(io_setup(n, &ctx), 0);
-	return ctx;
-}
 
 static void submit1(io_context_t ctx, struct iocb *cb)
 {
 	struct iocb *cbs[1] = { cb };
 
 	assert_int_equal(io_submit(ctx, 1, cbs), 1);
-}
-
-static int get_events(io_context_t ctx, int min, int max, struct io_event *ev,
-		      int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	int r;
-
-	do {
-		r = io_getevents(ctx, min, max, ev, &ts);
-	} while (r == -EINTR);
-	return r;
 }
 
 static void test_read_queued_on_empty_completes_on_write(void **state)

@@ -1,4 +1,4 @@
-/* SIGIO from /dev/asyncdev: content, edges, owners, and none after close. */
+/* SIGIO from /dev/asyncdev: content, one per I/O, owners, none after close. */
 #include "guest.h"
 
 #include <poll.h>
@@ -80,8 +80,12 @@ static void test_poll_in_signal_content(void **state)
 	close(fd);
 }
 
-/* Edge triggered: no signal while the FIFO stays non-empty. */
-static void test_poll_in_only_on_empty_to_nonempty(void **state)
+/*
+ * As a pipe since 5.15 (and the globalfifo driver of the tutorials): every
+ * write that stores data raises POLL_IN, even while the FIFO stays
+ * non-empty, so a handler that reads one record per signal keeps up.
+ */
+static void test_poll_in_on_every_write(void **state)
 {
 	siginfo_t si;
 	char b[8];
@@ -93,14 +97,40 @@ static void test_poll_in_only_on_empty_to_nonempty(void **state)
 	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
 	sent = node_stats(fd).signals_sent;
 	assert_int_equal(write(fd, "b", 1), 1);
-	assert_int_equal(wait_sig(RTSIG, &si, 200), 0);
-	assert_int_equal(node_stats(fd).signals_sent, sent);
-	/* Empty it: the next write signals again. */
-	assert_int_equal(read(fd, b, sizeof(b)), 2);
-	assert_int_equal(write(fd, "c", 1), 1);
 	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
 	assert_int_equal(si.si_code, POLL_IN);
+	assert_int_equal(si.si_fd, fd);
+	/* The read that frees room raises POLL_OUT (O_RDWR: both lists). */
+	assert_int_equal(node_stats(fd).signals_sent, sent + 1);
+	assert_int_equal(read(fd, b, 1), 1);
+	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
+	assert_int_equal(si.si_code, POLL_OUT);
+	assert_int_equal(read(fd, b, sizeof(b)), 1);
+	assert_int_equal(wait_sig(RTSIG, &si, 2000), 1);
+	assert_int_equal(si.si_code, POLL_OUT);
+	assert_int_equal(wait_sig(RTSIG, &si, 100), 0);
 	close(fd);
+}
+
+/* The tutorials' globalfifo test: one signal per echo into the device. */
+static void test_one_signal_per_write_of_a_writer(void **state)
+{
+	int rd = open_async_mode(getpid(), RTSIG, O_RDONLY);
+	int wr = open_node(FIFO_PATH, O_WRONLY);
+	siginfo_t si;
+	int n = 0;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(write(wr, "hello\n", 6), 6);
+	while (wait_sig(RTSIG, &si, 500)) {
+		assert_int_equal(si.si_code, POLL_IN);
+		assert_int_equal(si.si_fd, rd);
+		n++;
+	}
+	assert_int_equal(n, 5);
+	close(rd);
+	close(wr);
 }
 
 static void test_poll_out_when_full_gets_room(void **state)
@@ -282,7 +312,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_poll_in_signal_content, setup),
-		cmocka_unit_test_setup(test_poll_in_only_on_empty_to_nonempty, setup),
+		cmocka_unit_test_setup(test_poll_in_on_every_write, setup),
+		cmocka_unit_test_setup(test_one_signal_per_write_of_a_writer, setup),
 		cmocka_unit_test_setup(test_poll_out_when_full_gets_room, setup),
 		cmocka_unit_test_setup(test_bands_follow_open_mode, setup),
 		cmocka_unit_test_setup(test_plain_sigio, setup),

@@ -5,6 +5,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <dirent.h>
+#include <sched.h>
+#include <sys/syscall.h>
+
 using namespace test;
 using asyncdev::Task;
 
@@ -44,6 +48,52 @@ Task<std::string> catches(asyncdev::Uring& io, int fd)
         co_return e.what();
     }
     co_return "no exception";
+}
+
+// The natural way to write a one-off read: the backend is a local of the
+// coroutine, so the completion that resumes it also destroys the backend.
+template <asyncdev::IoBackend B>
+Task<ssize_t> read_with_own_backend(asyncdev::Loop& l, int fd)
+{
+    B ring(l);
+    std::byte b[16];
+    co_return co_await asyncdev::async_read(ring, fd, b, 0);
+}
+
+template <asyncdev::IoBackend B>
+void backend_destroyed_by_its_own_completion()
+{
+    asyncdev::Loop loop;
+    Pair p = make_pipe();
+    assert_int_equal(::write(p.b.get(), "hello", 5), 5);
+    assert_int_equal(asyncdev::sync_wait(loop, read_with_own_backend<B>(loop, p.a.get())), 5);
+}
+
+// True once a thread of this process sits in read(fd)/pread(fd): glibc's
+// AIO helper thread has started the request, which aio_cancel can then no
+// longer cancel. (/proc/<tid>/syscall: "<nr> 0x<fd> ..." while blocked.)
+bool some_thread_blocked_in_read(int fd)
+{
+    DIR* d = ::opendir("/proc/self/task");
+    if (!d)
+        fail_msg("opendir(/proc/self/task): %s", std::strerror(errno));
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.')
+            continue;
+        const std::string path = std::string("/proc/self/task/") + e->d_name + "/syscall";
+        FILE* f = std::fopen(path.c_str(), "r");
+        if (!f)
+            continue; // the thread ended meanwhile
+        long nr = -1;
+        unsigned long arg0 = 0;
+        if (std::fscanf(f, "%ld 0x%lx", &nr, &arg0) == 2 &&
+            (nr == SYS_read || nr == SYS_pread64) && arg0 == static_cast<unsigned long>(fd))
+            found = true;
+        std::fclose(f);
+    }
+    ::closedir(d);
+    return found;
 }
 
 } // namespace
@@ -158,6 +208,49 @@ static void test_destroying_backend_leaves_coroutine_suspended(void**)
     // Destroying the Task now must not touch the dead backend.
 }
 
+// Issue 13, defect 1: the completion resumes the coroutine, which destroys
+// its backend; nothing may touch the backend after that.
+static void test_uring_destroyed_by_its_own_completion(void**)
+{
+    backend_destroyed_by_its_own_completion<asyncdev::Uring>();
+}
+static void test_libaio_destroyed_by_its_own_completion(void**)
+{
+    backend_destroyed_by_its_own_completion<asyncdev::AioContext>();
+}
+static void test_posix_aio_destroyed_by_its_own_completion(void**)
+{
+    backend_destroyed_by_its_own_completion<asyncdev::PosixAio>();
+}
+
+// Issue 13, defect 4: glibc cannot cancel a read its helper thread has
+// started on an empty pipe; destroying the Task must return anyway (the
+// request finishes later into a buffer the library owns).
+static void test_destroying_task_on_uncancellable_posix_aio_read_returns(void**)
+{
+    asyncdev::Loop loop;
+    Pair p = make_pipe(); // blocking: the helper thread sleeps in read()
+    asyncdev::PosixAio aio(loop);
+    bool resumed = false;
+    auto body = [&]() -> Task<void> {
+        std::vector<std::byte> buf(8); // lives in the frame
+        co_await asyncdev::async_read(aio, p.a.get(), buf);
+        resumed = true;
+    };
+    {
+        Task<void> t = body();
+        t.start();
+        while (!some_thread_blocked_in_read(p.a.get()))
+            ::sched_yield();
+    } // abandon(): must not wait for the read
+    assert_false(resumed);
+    assert_int_equal(aio.in_flight(), 1); // still in glibc, with the library's buffer
+    assert_int_equal(::write(p.b.get(), "late", 4), 4);
+    while (aio.in_flight() > 0)
+        loop.run_once();
+    assert_false(resumed);
+}
+
 static void test_readable_and_sleep(void**)
 {
     asyncdev::Loop loop;
@@ -178,6 +271,7 @@ static void test_readable_and_sleep(void**)
 
 int main()
 {
+    test::filter_from_env();
     test::tsan_one_aio_helper_thread();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_on_each_backend),
@@ -186,6 +280,10 @@ int main()
         cmocka_unit_test(test_exception_propagates_to_awaiter),
         cmocka_unit_test(test_destroying_task_abandons_pending_read),
         cmocka_unit_test(test_destroying_backend_leaves_coroutine_suspended),
+        cmocka_unit_test(test_uring_destroyed_by_its_own_completion),
+        cmocka_unit_test(test_libaio_destroyed_by_its_own_completion),
+        cmocka_unit_test(test_posix_aio_destroyed_by_its_own_completion),
+        cmocka_unit_test(test_destroying_task_on_uncancellable_posix_aio_read_returns),
         cmocka_unit_test(test_readable_and_sleep),
     };
     return cmocka_run_group_tests_name("coro", tests, nullptr, nullptr);

@@ -106,6 +106,7 @@ static void test_release_transfers_ownership(void**)
 
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_open_missing_path_names_it),
         cmocka_unit_test(test_every_ioctl_on_regular_file_is_enotty),

@@ -67,6 +67,7 @@ static void test_abandon_in_kernel_request(void**)
 
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_read_write),
         cmocka_unit_test(test_vectored_preadv_pwritev),

@@ -8,6 +8,8 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 using namespace test;
 
@@ -202,8 +204,125 @@ static void test_callback_exception_propagates_and_loop_survives(void**)
     assert_true(run_until(loop, [&] { return later == 1; }));
 }
 
+// Issue 13, defect 2: events already taken from epoll in the batch of a
+// throwing callback are delivered by the next run_once (EPOLLET would
+// never report them again).
+static void test_throwing_fd_callback_keeps_rest_of_batch(void**)
+{
+    asyncdev::Loop loop;
+    Pair p = make_pipe(O_NONBLOCK | O_CLOEXEC), q = make_pipe(O_NONBLOCK | O_CLOEXEC);
+    assert_int_equal(::write(p.b.get(), "p", 1), 1);
+    assert_int_equal(::write(q.b.get(), "q", 1), 1);
+    int calls_p = 0, calls_q = 0;
+    bool thrown = false;
+    auto on_ready = [&](int& calls) {
+        ++calls;
+        if (!std::exchange(thrown, true))
+            throw std::runtime_error("first");
+    };
+    auto wp = loop.watch_fd(p.a.get(), EPOLLIN | EPOLLET, [&](std::uint32_t) { on_ready(calls_p); });
+    auto wq = loop.watch_fd(q.a.get(), EPOLLIN | EPOLLET, [&](std::uint32_t) { on_ready(calls_q); });
+    bool caught = false;
+    try {
+        loop.run_once(0ms);
+    } catch (const std::runtime_error&) {
+        caught = true;
+    }
+    assert_true(caught);
+    assert_int_equal(calls_p + calls_q, 1);
+    loop.run_once(0ms);
+    loop.run_once(0ms);
+    assert_int_equal(calls_p, 1);
+    assert_int_equal(calls_q, 1);
+}
+
+// Likewise for signals read from the signalfd in one batch: the other
+// watches of the same signal and the other signals still run.
+static void test_throwing_signal_callback_keeps_rest_of_batch(void**)
+{
+    asyncdev::Loop loop;
+    int a = 0, b = 0, c = 0;
+    auto wa = loop.watch_signal(SIGUSR1, [&](const signalfd_siginfo&) {
+        if (++a == 1)
+            throw std::runtime_error("first");
+    });
+    auto wb = loop.watch_signal(SIGUSR1, [&](const signalfd_siginfo&) { ++b; });
+    auto wc = loop.watch_signal(SIGUSR2, [&](const signalfd_siginfo&) { ++c; });
+    // Both pending in the loop thread before it reads: one signalfd read.
+    assert_int_equal(::syscall(SYS_tgkill, ::getpid(), ::gettid(), SIGUSR1), 0);
+    assert_int_equal(::syscall(SYS_tgkill, ::getpid(), ::gettid(), SIGUSR2), 0);
+    bool caught = false;
+    try {
+        loop.run_once(0ms);
+    } catch (const std::runtime_error&) {
+        caught = true;
+    }
+    assert_true(caught);
+    loop.run_once(0ms);
+    loop.run_once(0ms);
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 1);
+    assert_int_equal(c, 1);
+}
+
+// Issue 13, item 7: the preconditions are checked in release builds too
+// (NDEBUG removed the asserts that stood here): use on another thread
+// throws std::logic_error naming the call.
+static void test_use_off_the_loop_thread_throws_logic_error(void**)
+{
+    asyncdev::Loop loop;
+    asyncdev::Uring io(loop);
+    Pair p = make_pipe();
+    std::string run_err, watch_err, submit_err;
+    std::thread t([&] {
+        try {
+            loop.run_once(0ms);
+        } catch (const std::logic_error& e) {
+            run_err = e.what();
+        }
+        try {
+            (void)loop.watch_fd(p.a.get(), EPOLLIN, [](std::uint32_t) {});
+        } catch (const std::logic_error& e) {
+            watch_err = e.what();
+        }
+        try {
+            io.submit();
+        } catch (const std::logic_error& e) {
+            submit_err = e.what();
+        }
+    });
+    t.join();
+    assert_string_equal(run_err.c_str(),
+                        "Loop::run_once: not on the loop thread (the thread that constructed the Loop)");
+    assert_string_equal(watch_err.c_str(),
+                        "Loop::watch_fd: not on the loop thread (the thread that constructed the Loop)");
+    assert_string_equal(submit_err.c_str(), "asyncdev I/O backend: submit: not on the loop thread "
+                                            "(the thread that constructed the Loop)");
+}
+
+// ... and a Loop destroyed under a live fd watch stops the process with a
+// message rather than leave the watch's owner a dangling Loop.
+static void test_destroying_loop_under_a_watch_aborts(void**)
+{
+    Pair p = make_pipe();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        static asyncdev::Loop::Watch w; // outlives the Loop on purpose
+        auto* loop = new asyncdev::Loop;
+        w = loop->watch_fd(p.a.get(), EPOLLIN, [](std::uint32_t) {});
+        delete loop;
+        ::_exit(0);
+    }
+    assert_true(pid > 0);
+    int status = 0;
+    assert_int_equal(::waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_post_from_other_thread_runs_on_loop_thread),
         cmocka_unit_test(test_posts_run_in_order),
@@ -217,6 +336,10 @@ int main()
         cmocka_unit_test(test_timer_destroyed_in_own_callback),
         cmocka_unit_test(test_signal_watch_delivers_and_restores_mask),
         cmocka_unit_test(test_callback_exception_propagates_and_loop_survives),
+        cmocka_unit_test(test_throwing_fd_callback_keeps_rest_of_batch),
+        cmocka_unit_test(test_throwing_signal_callback_keeps_rest_of_batch),
+        cmocka_unit_test(test_use_off_the_loop_thread_throws_logic_error),
+        cmocka_unit_test(test_destroying_loop_under_a_watch_aborts),
     };
     return cmocka_run_group_tests_name("loop", tests, nullptr, nullptr);
 }

@@ -258,8 +258,80 @@ static void test_callback_may_remove_its_fd(void**)
     assert_int_equal(fd_state(p.a.get()).fl & O_ASYNC, 0);
 }
 
+// Issue 13, defect 5: remove() clears only what add() set. Flags, owner
+// and signal the user changed after add() (file status flags are shared by
+// dup'd fds) stay as the user left them.
+static void test_remove_keeps_what_the_user_changed_after_add(void**)
+{
+    asyncdev::Loop loop;
+    asyncdev::SignalNotifier n(loop);
+    Pair p = make_pipe(O_CLOEXEC); // blocking
+    Pair q = make_pipe(O_CLOEXEC);
+    const FdState before_q = fd_state(q.a.get());
+    n.add(p.a.get(), POLLIN, [](short) {});
+    n.add(q.a.get(), POLLIN, [](short) {});
+    const int fl = ::fcntl(p.a.get(), F_GETFL);
+    assert_int_equal(::fcntl(p.a.get(), F_SETFL, fl | O_NONBLOCK), 0);
+    f_owner_ex mine{F_OWNER_PID, ::getpid()};
+    assert_int_equal(::fcntl(p.a.get(), F_SETOWN_EX, &mine), 0);
+    assert_int_equal(::fcntl(p.a.get(), F_SETSIG, SIGUSR2), 0);
+    n.remove(p.a.get());
+    const FdState after = fd_state(p.a.get());
+    assert_true(after.fl & O_NONBLOCK);
+    assert_int_equal(after.fl & O_ASYNC, 0);
+    assert_int_equal(after.owner.type, F_OWNER_PID);
+    assert_int_equal(after.owner.pid, ::getpid());
+    assert_int_equal(after.sig, SIGUSR2);
+    // Unchanged since add(): owner and signal are put back as they were.
+    assert_int_equal(::fcntl(q.a.get(), F_SETFL, ::fcntl(q.a.get(), F_GETFL) | O_NONBLOCK), 0);
+    n.remove(q.a.get());
+    const FdState after_q = fd_state(q.a.get());
+    assert_int_equal(after_q.fl, before_q.fl | O_NONBLOCK);
+    assert_int_equal(after_q.sig, before_q.sig);
+    assert_int_equal(after_q.owner.type, before_q.owner.type);
+    assert_int_equal(after_q.owner.pid, before_q.owner.pid);
+}
+
+// Issue 13, defect 2: three fds ready in one signalfd batch, the first
+// callback throws: the other two still run, in the next run_once.
+static void test_throwing_callback_keeps_other_fds_notifications(void**)
+{
+    asyncdev::Loop loop;
+    asyncdev::SignalNotifier n(loop);
+    std::vector<Pair> ps;
+    int calls[3] = {0, 0, 0};
+    bool thrown = false;
+    for (int i = 0; i < 3; ++i) {
+        ps.push_back(make_pipe(O_NONBLOCK | O_CLOEXEC));
+        const int fd = ps.back().a.get();
+        n.add(fd, POLLIN, [&, fd, i](short) {
+            char buf[8];
+            while (::read(fd, buf, sizeof buf) > 0) {
+            }
+            ++calls[i];
+            if (!std::exchange(thrown, true))
+                throw std::runtime_error("first");
+        });
+    }
+    loop.run_once(0ms); // the initial checks: nothing ready
+    for (auto& p : ps)
+        assert_int_equal(::write(p.b.get(), "x", 1), 1); // three RT signals
+    bool caught = false;
+    try {
+        loop.run_once(0ms);
+    } catch (const std::runtime_error&) {
+        caught = true;
+    }
+    assert_true(caught);
+    loop.run_once(0ms);
+    loop.run_once(0ms);
+    for (int c : calls)
+        assert_int_equal(c, 1);
+}
+
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_pipe_readable_reports_pollin),
         cmocka_unit_test(test_write_from_other_thread_is_delivered_on_loop_thread),
@@ -271,6 +343,8 @@ int main()
         cmocka_unit_test(test_remove_and_destroy_restore_fd_flags),
         cmocka_unit_test(test_add_twice_and_bad_fd_throw),
         cmocka_unit_test(test_callback_may_remove_its_fd),
+        cmocka_unit_test(test_remove_keeps_what_the_user_changed_after_add),
+        cmocka_unit_test(test_throwing_callback_keeps_other_fds_notifications),
     };
     return cmocka_run_group_tests_name("signal_notifier", tests, nullptr, nullptr);
 }

@@ -118,6 +118,7 @@ static void test_destroy_loop_right_after_stop(void**)
 
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_posts_run_once_in_order),
         cmocka_unit_test(test_stop_from_threads_while_posting),

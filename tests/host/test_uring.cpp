@@ -124,6 +124,7 @@ static void test_abandon_pending_pipe_read(void**)
 
 int main()
 {
+    test::filter_from_env();
     const CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_read_write),
         cmocka_unit_test(test_vectored_readv_writev),

@@ -75,6 +75,14 @@ inline void tsan_one_aio_helper_thread()
 }
 using Clock = std::chrono::steady_clock;
 
+/// Call first in main(): CMOCKA_TEST_FILTER=<glob> runs only the matching
+/// tests (to look at one test under a debugger or against older code).
+inline void filter_from_env()
+{
+    if (const char* f = std::getenv("CMOCKA_TEST_FILTER"))
+        cmocka_set_test_filter(f);
+}
+
 /// Runs the loop until pred() holds or `timeout` passes; returns pred().
 template <class Pred>
 bool run_until(asyncdev::Loop& loop, Pred pred, std::chrono::milliseconds timeout = 5s)

@@ -68,7 +68,8 @@ using Stats = asyncdev_stats;
 class Device {
 public:
     Device() noexcept = default;
-    /// open(path, flags). Throws std::system_error "open(<path>): ...".
+    /// open(path, flags) (mode 0666 less the umask if flags create a file).
+    /// Throws std::system_error "open(<path>): ...".
     explicit Device(const std::filesystem::path& path, int flags = O_RDWR | O_CLOEXEC);
     /// Takes ownership of an already open descriptor.
     explicit Device(UniqueFd fd) noexcept : fd_(std::move(fd)) {}

@@ -43,10 +43,15 @@ using Completion = Function<void(ssize_t res)>;
 ///    already completed.
 ///  * abandon(id) cancels, drops the callback uninvoked and blocks until the
 ///    kernel no longer uses the request's buffer. It is what a coroutine
-///    uses when it is destroyed mid-operation.
+///    uses when it is destroyed mid-operation. (PosixAio returns at once
+///    for requests on pipes, sockets and other fds that may block for
+///    ever: the C library works on a buffer of its own there.)
 ///  * Destruction abandons every request: cancel what can be cancelled,
-///    then wait for the kernel to finish the rest. It must not happen
-///    inside one of the backend's own callbacks.
+///    then wait for the kernel to finish the rest. It may happen inside one
+///    of the backend's own callbacks (a coroutine that owns its backend
+///    and returns when the completion resumes it): the backend touches
+///    nothing of itself after a callback that destroyed it, and the
+///    callbacks it had not run yet are destroyed uninvoked.
 ///  * Offsets are ignored by stream files (pipes, sockets, /dev/asyncdev).
 template <class B>
 concept IoBackend = requires(B& b, int fd, std::span<std::byte> rbuf,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,14 +32,23 @@ namespace asyncdev {
 /// directs signals to. run(), run_once(), watch_fd(), watch_signal(), the
 /// Watch and Timer members and every I/O backend must be used on that
 /// thread only. post() and stop() may be called from any thread.
+/// Checked in every build type (NDEBUG too): run(), run_once(),
+/// watch_fd(), watch_signal() and the backends' read/write/submit and
+/// SignalNotifier::add() throw std::logic_error naming the call when made
+/// on another thread.
 ///
 /// Callbacks: every callback of the library runs on the loop thread from
 /// inside run()/run_once(), never in signal context and never from inside
 /// the call that registered it. An exception thrown by a callback propagates
-/// out of run()/run_once(); the loop stays usable.
+/// out of run()/run_once(); the loop stays usable, and nothing already
+/// taken from the kernel in that batch is lost: the events, signals and
+/// posted callbacks whose callbacks had not run yet are delivered by the
+/// next run()/run_once() (which then dispatches them without waiting).
 ///
 /// Lifetime: the Loop must outlive every Watch, Timer, SignalNotifier and
-/// I/O backend that uses it. Callbacks still posted when it is destroyed
+/// I/O backend that uses it; destroying it while an fd watch (which every
+/// Timer and I/O backend holds) is still registered prints a message and
+/// aborts, in every build type, instead of leaving them a dangling Loop. Callbacks still posted when it is destroyed
 /// are destroyed without being run. Once the loop thread has run a posted
 /// callback, or run() has returned because of a stop(), the posting or
 /// stopping thread no longer touches the Loop: it may be destroyed then,
@@ -63,6 +73,7 @@ public:
         void reset() noexcept;
         explicit operator bool() const noexcept { return loop_ != nullptr; }
         /// Changes the epoll events of an fd watch (EPOLL_CTL_MOD).
+        /// Throws std::logic_error on an empty or signal watch.
         void modify(std::uint32_t events);
 
     private:
@@ -116,6 +127,9 @@ public:
 
     pid_t thread_id() const noexcept { return tid_; }
     bool in_loop_thread() const noexcept;
+    /// Throws std::logic_error("<call>: not on the loop thread ...") unless
+    /// in_loop_thread(). For components built on a Loop.
+    void check_loop_thread(const char* call) const;
 
 private:
     struct FdEntry;
@@ -131,6 +145,7 @@ private:
     void update_signalfd();
     std::size_t dispatch_posted();
     std::size_t dispatch_signals();
+    std::size_t run_signal_backlog();
     std::size_t wait_and_dispatch(int timeout_ms);
 
     pid_t tid_;
@@ -145,6 +160,18 @@ private:
     // on them; see Loop::run().
     std::mutex post_mu_;
     std::vector<Callback> posted_;
+
+    // Taken from the kernel but not yet dispatched, because a callback
+    // threw (or a callback re-entered run_once): delivered first by the
+    // next run_once. Stale entries (watch gone) are skipped by id, and ids
+    // are never reused.
+    struct PendingSignal {
+        signalfd_siginfo info;
+        std::vector<std::uint64_t> watches; // to call, in order
+        std::size_t next = 0;               // first one not yet called
+    };
+    std::deque<std::pair<std::uint64_t, std::uint32_t>> ready_; // id, events
+    std::deque<PendingSignal> signal_backlog_;
 
     std::unordered_map<std::uint64_t, std::shared_ptr<FdEntry>> fds_;
     std::unordered_map<std::uint64_t, int> signal_ids_; // watch id -> signo

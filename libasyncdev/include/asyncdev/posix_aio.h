@@ -34,10 +34,24 @@ namespace asyncdev {
 /// Either way the callback runs on the loop thread; a late notification
 /// for an abandoned request is ignored.
 ///
-/// Destruction (and abandon) calls aio_cancel, then aio_suspend until the C
-/// library is done with each aiocb. glibc cannot cancel an operation that a
-/// helper thread has started (e.g. a read blocked on an empty pipe): the
-/// destructor then waits for it to finish.
+/// Buffers: on regular files and block devices glibc reads and writes the
+/// caller's buffer. On any other fd (pipe, socket, tty, FIFO, character
+/// device such as /dev/asyncdev) an operation may block for ever once a
+/// glibc helper thread has started it, and glibc cannot cancel it then; so
+/// there the library hands glibc a buffer of its own (one allocation and
+/// one copy per request: a write's data at submission, a read's bytes on
+/// completion).
+///
+/// abandon() calls aio_cancel. If glibc still runs the request: on a
+/// regular file or block device abandon() waits (aio_suspend) until it is
+/// done; elsewhere it returns at once, the request stays in flight
+/// (in_flight() counts it) on the library's buffer, and whatever it reads
+/// later (it may consume data from a pipe or socket) is discarded.
+///
+/// Destruction calls aio_cancel for every request, then aio_suspend until
+/// the C library is done with each aiocb, abandoned ones included: with a
+/// read started on an empty pipe, the destructor waits until data, EOF or
+/// an error ends it (close the other end, or write to it, first).
 class PosixAio {
 public:
     enum class Notify { signal, thread };

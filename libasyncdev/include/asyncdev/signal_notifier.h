@@ -31,8 +31,16 @@ namespace asyncdev {
 /// until EAGAIN. Spurious calls are possible (after a rescan, or a stale
 /// signal for an fd number that was removed and reused).
 ///
-/// Restoration: remove() and the destructor put back the fd's previous
-/// O_ASYNC flag, owner (F_GETOWN_EX) and F_SETSIG signal; the Loop restores
+/// A callback may remove() any fd or destroy the notifier, during a rescan
+/// too; no callback of the notifier runs after its destruction. If a
+/// callback throws, the exception leaves Loop::run_once() and the fds that
+/// were ready but not yet reported are reported by a later batch.
+///
+/// Restoration: remove() and the destructor undo what add() did and only
+/// that: they clear O_ASYNC if add() set it (other file status flags, which
+/// every dup of the fd shares, stay as they are now, e.g. an O_NONBLOCK set
+/// after add()), and put back the previous owner (F_GETOWN_EX) and F_SETSIG
+/// signal only if they are still the ones add() set. The Loop restores
 /// the loop thread's signal mask and the signals' previous dispositions
 /// (it installs a forwarding SA_SIGINFO handler while watching, see
 /// Loop::watch_signal) when the last watch of a signal goes.

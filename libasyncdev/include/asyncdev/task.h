@@ -79,10 +79,14 @@ struct Promise<void> : PromiseBase {
 ///
 /// Destroying a Task destroys its coroutine frame, wherever it is
 /// suspended. If it is suspended on an I/O awaitable below, the operation
-/// is abandoned (cancelled, and the destructor blocks until the kernel has
-/// released the buffer); the coroutine is never resumed. If the backend is
-/// destroyed first, the coroutine likewise stays suspended, never resumed,
-/// and destroying its Task later is safe.
+/// is abandoned (IoEngine::abandon: cancelled, and the destructor blocks
+/// until the kernel has released the buffer, except for PosixAio on fds
+/// that may block for ever, where it returns at once); the coroutine is
+/// never resumed. If the backend is destroyed first, the coroutine
+/// likewise stays suspended, never resumed, and destroying its Task later
+/// is safe. A coroutine may own its backend (`Uring ring(loop);` as a
+/// local, then `co_return co_await async_read(ring, ...)`): the backend is
+/// then destroyed inside its own completion, which the backends allow.
 template <class T>
 class [[nodiscard]] Task {
 public:
