@@ -3,7 +3,8 @@
 #   make             build the module and everything in userspace
 #   make demo        build, boot the QEMU guest, show the device working
 #   make check       every test: lint, host tests (ASan/UBSan, valgrind,
-#                    TSan), libFuzzer runs, the guest suite under QEMU
+#                    TSan), libFuzzer runs, the guest suite under QEMU on
+#                    each supported kernel installed (6.1, 6.12)
 #   make check-debug the guest suite on a debug kernel (KASAN, lockdep,
 #                    kmemleak, UBSAN, failslab), built once and cached
 #   make qemu-shell  interactive guest with the module loaded
@@ -11,14 +12,44 @@
 #   make deps        install the Debian packages the project needs (root)
 #
 # The kernel is the newest one with both /boot/vmlinuz-<ver> and headers
-# installed (never `uname -r`); override with KVER= or KDIR=.
+# installed (never `uname -r`); override with KVER= or KDIR=. make check,
+# check-build, lint and check-guest run on every supported series installed
+# (the newest 6.1 and 6.12: tests/qemu/kver.sh --matrix); KVERS="..." selects,
+# KVER= or KDIR= means that one kernel.
 # Kbuild (not this file) is what `make -C $(KDIR) M=$(PWD) modules` reads.
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD ?= $(TOP)/build
+# A KDIR= of its own names its kernel.
+ifdef KDIR
+KVER ?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+endif
 KVER ?= $(shell $(TOP)/tests/qemu/kver.sh)
 KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build /usr/src/linux-headers-$(KVER)))
+# The kernel matrix of make check: KVERS= as given; else the one kernel of a
+# KVER= or KDIR= from the command line or the environment; else the newest
+# installed kernel of each supported series.
+ifneq ($(filter command environment,$(firstword $(origin KVER)) $(firstword $(origin KDIR))),)
+KVERS ?= $(KVER)
+else
+KVERS ?= $(shell $(TOP)/tests/qemu/kver.sh --matrix)
+endif
+# Evaluate each once.
+KVER := $(KVER)
+KDIR := $(KDIR)
+KVERS := $(KVERS)
+# KVER=KDIR pairs for the recipes' loops.
+kdir_of = $(if $(filter $(1),$(KVER)),$(KDIR),$(firstword $(wildcard /lib/modules/$(1)/build /usr/src/linux-headers-$(1))))
+KPAIRS = $(foreach k,$(KVERS),$(k)=$(call kdir_of,$(k)))
+# Each kernel of the matrix builds its module in its own copy of Kbuild and
+# driver/ (Kbuild writes its objects next to the sources: two kernels
+# building in driver/ would overwrite each other's). tar keeps the sources'
+# mtimes, so a refreshed copy rebuilds only what changed.
+KMOD_DIR = $(BUILD)/kernels
+copy_module = mkdir -p $(1) && tar -C $(TOP) -cf - --exclude='*.o' --exclude='*.ko' \
+	--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' --exclude=modules.order \
+	--exclude=Module.symvers Kbuild driver | tar -C $(1) -xf -
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
@@ -29,26 +60,32 @@ DEBUG_KERNEL_DIR ?= $(or $(ASYNCDEV_DEBUG_KERNEL_DIR),$(BUILD)/debug-kernel)
 DEBUG_BUILD ?= $(BUILD)/debug
 DEBUG_GUEST_TIMEOUT ?= 3000
 DEBUG_TEST_TIMEOUT ?= 900
+# Seconds the debug guest may stay silent after launch (KASAN and lockdep
+# set up before its first console line).
+DEBUG_SILENCE_TIMEOUT ?= 180
 # Environment of the debug guest's tests: they may relax timing on this
 # kernel (KASAN, lockdep and kmemleak under TCG are several times slower),
 # and the stress test moves 2*10^5 records instead of 10^6 (9 min less).
 DEBUG_GUEST_ENV ?= ASYNCDEV_DEBUG_KERNEL=1 ADEV_STRESS_RECORDS=200000
 
+# Both supported kernel series (bookworm's 6.1 and 6.12); dkms, dh-dkms,
+# debhelper, dpkg-dev and fakeroot for make deb and check-packages.
 DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
-	linux-source-6.1 qemu-system-x86 busybox-static cpio kmod \
+	linux-source-6.1 linux-image-6.12-amd64 linux-headers-6.12-amd64 \
+	linux-source-6.12 qemu-system-x86 busybox-static cpio kmod \
 	libaio-dev liburing-dev libcmocka-dev cmake pkg-config fio valgrind \
 	sparse gnuplot-nox bc flex bison libelf-dev libssl-dev \
 	trinity clang libclang-rt-14-dev \
-	python3 xz-utils
+	python3 xz-utils dkms dh-dkms debhelper dpkg-dev fakeroot
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \
 	check-build check-debug lint demo bench qemu-shell install clean help \
-	deb install-module uninstall-module check-packages
+	kernel-modules deb install-module uninstall-module check-packages
 
 all: module user
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/{/^#/p}' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "No kernel headers with a matching /boot/vmlinuz found: run 'make deps' (or set KDIR=)"; exit 1; }
@@ -81,14 +118,22 @@ deps:
 ensure-deps:
 	@$(MAKE) --no-print-directory deps
 
+# The module for every kernel of the matrix, each in $(KMOD_DIR)/<ver>/module,
 # W=1 with warnings as errors, so a warning fails the check.
-check-build:
-	@test -n "$(KDIR)" || { echo "No kernel headers found: make deps"; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(TOP) W=1 KCFLAGS=-Werror modules
+kernel-modules:
+	@test -n "$(strip $(KVERS))" || { echo "No kernel with headers and a matching /boot/vmlinuz found: make deps"; exit 1; }
+	@set -e; for p in $(KPAIRS); do k=$${p%%=*} kd=$${p#*=}; \
+	  test -n "$$kd" || { echo "No headers for kernel $$k: make deps (or set KVERS=)"; exit 1; }; \
+	  mod=$(KMOD_DIR)/$$k/module; $(call copy_module,$$mod); \
+	  echo "module: W=1 -Werror against $$k in $$mod"; \
+	  $(MAKE) -C $$kd M=$$mod W=1 KCFLAGS=-Werror modules; done
+
+check-build: kernel-modules
 	$(MAKE) user
 
-lint:
-	$(TOP)/tests/lint.sh $(KDIR)
+# checkpatch once, sparse against every kernel of the matrix.
+lint: kernel-modules
+	$(TOP)/tests/lint.sh $(foreach p,$(KPAIRS),$(lastword $(subst =, ,$(p)))=$(KMOD_DIR)/$(firstword $(subst =, ,$(p)))/module)
 
 check-host:
 	cmake -S $(TOP) -B $(BUILD)/asan -DASYNCDEV_SANITIZE=ON \
@@ -105,8 +150,16 @@ check-host:
 	cmake --build $(BUILD)/fuzz -j$(JOBS)
 	ctest --test-dir $(BUILD)/fuzz --output-on-failure -L fuzz -V -j$(JOBS)
 
-check-guest:
-	KVER=$(KVER) $(TOP)/tests/qemu/run.sh check
+# The guest suite on every kernel of the matrix, logs in build/qemu/<ver>/;
+# every kernel runs even when one fails, then one summary line per kernel.
+check-guest: kernel-modules
+	@rc=0; for k in $(KVERS); do \
+	  KVER=$$k MODULE=$(KMOD_DIR)/$$k/module/driver/asyncdev.ko GUEST_OUT=$(BUILD)/qemu/$$k \
+		$(TOP)/tests/qemu/run.sh check || rc=1; done; \
+	echo; echo "Guest suites:"; \
+	for k in $(KVERS); do cat $(BUILD)/qemu/$$k/check.summary 2>/dev/null || \
+	  echo "Guest $$k: no result, FAILED"; done; \
+	exit $$rc
 
 check: ensure-deps
 	@start=$$(date +%s); \
@@ -133,7 +186,8 @@ check-debug: ensure-deps
 	  echo "check-debug: module against $$DEBUG_KDIR"; \
 	  $(MAKE) -C "$$DEBUG_KDIR" M="$$mod" -j$(JOBS) modules; \
 	  $(MAKE) --no-print-directory user; \
-	  ADEV_NOSKIP=1 BUILD=$(DEBUG_BUILD) KERNEL="$$DEBUG_KERNEL" \
+	  ADEV_NOSKIP=1 BUILD=$(DEBUG_BUILD) KERNEL="$$DEBUG_KERNEL" GUEST_OUT=$(DEBUG_BUILD)/qemu \
+		GUEST_SILENCE_TIMEOUT=$(DEBUG_SILENCE_TIMEOUT) \
 		MODULE="$$mod/driver/asyncdev.ko" USERBUILD=$(BUILD)/user \
 		GUEST_TIMEOUT=$(DEBUG_GUEST_TIMEOUT) ADEV_TEST_TIMEOUT=$(DEBUG_TEST_TIMEOUT) \
 		ADEV_GUEST_ENV="$(DEBUG_GUEST_ENV)" \
@@ -141,9 +195,13 @@ check-debug: ensure-deps
 	echo "make check-debug: $$([ $$rc = 0 ] && echo PASSED || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
 
+# Quiet: the build's output goes to a log (shown when it fails) and the
+# terminal shows the guest's own lines (run.sh keeps the kernel's in its log).
 demo: ensure-deps
-	$(MAKE) --no-print-directory all
-	GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
+	@mkdir -p $(BUILD); echo "demo: building the module ($(KVER)) and userspace, log in $(BUILD)/demo-build.log"; \
+	$(MAKE) --no-print-directory all > $(BUILD)/demo-build.log 2>&1 || { \
+	  tail -n 40 $(BUILD)/demo-build.log; echo "demo: the build FAILED (all of it: $(BUILD)/demo-build.log)"; exit 1; }
+	@GUEST_TIMEOUT=600 KVER=$(KVER) $(TOP)/tests/qemu/run.sh demo
 
 # Performance against the kernel's own peers, one guest boot (build/bench/).
 bench: ensure-deps

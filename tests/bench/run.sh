@@ -7,7 +7,9 @@
 # CMake build that contains tests/bench), BENCH_RUNS (3), BENCH_RUNTIME
 # (seconds per fio run, 4), BENCH_RAMP (1), BENCH_ONLY (e.g. "P1 P5"),
 # BENCH_MODPARAMS (asyncdev module parameters, e.g. "fifo_bytes=4096"),
-# GUEST_TIMEOUT (seconds, 1200), QEMU_MEM (1G).
+# GUEST_TIMEOUT (seconds, 1200), GUEST_SILENCE_TIMEOUT (seconds without
+# console output after launch, 60), QEMU_MEM (1G), ASYNCDEV_ACCEL
+# (auto|kvm|tcg, tests/qemu/accel.sh).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$top/build}
@@ -20,6 +22,13 @@ mkdir -p "$out"
 
 [ -r "$kernel" ] || { echo "bench: no kernel image $kernel (make deps)" >&2; exit 1; }
 [ -r "$module" ] || { echo "bench: no module $module (make module)" >&2; exit 1; }
+# The accelerator every guest launch uses (tests/qemu/accel.sh says why).
+accel_args=$("$top/tests/qemu/accel.sh") || exit 1
+read -r -a accel <<< "$accel_args"
+case $accel_args in
+*kvm*) accel_name="KVM ($accel_args)" ;;
+*) accel_name="TCG (software emulation, $accel_args)" ;;
+esac
 kmods=()
 for m in fs/configfs/configfs drivers/block/null_blk/null_blk; do
 	f=$(ls /lib/modules/"$kver"/kernel/$m.ko* 2>/dev/null | head -n 1) ||
@@ -64,10 +73,8 @@ done
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out/initramfs-bench.cpio"
 cat "$out/initramfs-base.cpio" "$out/initramfs-bench.cpio" > "$initrd"
 
-accel=(-accel tcg -cpu max) accel_name="TCG (software emulation, -accel tcg -cpu max)"
-if [ "${ASYNCDEV_ACCEL:-tcg}" = kvm ]; then accel=(-enable-kvm -cpu host) accel_name="KVM (-enable-kvm -cpu host)"; fi
 runs=${BENCH_RUNS:-3}
-append="console=ttyS0 panic=-1 loglevel=5 adevmode=bench adevbenchruns=$runs"
+append="console=ttyS0 loglevel=5 earlyprintk=serial,ttyS0 panic=-1 adevmode=bench adevbenchruns=$runs"
 append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:-1}"
 # TCG marks the TSC unstable (unsynchronised vCPUs) and falls back to the
 # emulated HPET, which has no vDSO: every clock_gettime (fio takes several
@@ -83,14 +90,17 @@ limit=${GUEST_TIMEOUT:-1200}
 echo "bench: booting $kernel ($accel_name), log in $log, time limit ${limit}s"
 start=$(date +%s)
 set +e
-timeout -k 10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
+"$top/tests/qemu/watchdog.sh" "$limit" "${GUEST_SILENCE_TIMEOUT:-60}" \
+	"${qemu[@]}" -display none -monitor none -serial stdio \
 	< /dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^bench: '
 qrc=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - start ))
 
 fail=0
-if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+if [ "$qrc" -eq 120 ]; then
+	echo "bench: FAIL: the guest printed nothing in ${GUEST_SILENCE_TIMEOUT:-60}s after launch ($accel_args); ASYNCDEV_ACCEL=tcg forces software emulation"; exit 1
+elif [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 	echo "bench: FAIL: guest did not finish within ${limit}s"; fail=1
 fi
 result=$(sed -n 's/^ASYNCDEV-GUEST-RESULT: //p' "$log" | tail -n 1)

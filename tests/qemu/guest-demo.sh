@@ -6,7 +6,7 @@ set -e
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "Load the module"
 insmod /lib/modules/asyncdev.ko
-dmesg | grep 'asyncdev:' | tail -n 1
+dmesg | grep 'asyncdev:' | tail -n 1 | sed 's/^\[[ 0-9.]*\] //'	# the terminal hides kernel lines
 ls -l /dev/asyncdev /dev/asyncmem
 asyncdevctl show
 
