@@ -31,6 +31,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
@@ -47,21 +48,24 @@ struct adev_req;
 
 /**
  * struct adev_engine - simulated device timing of one node
- * @lock:	protects @busy and @waiting
+ * @lock:	protects @busy, @waiting and @serving
  * @latency_ns:	service time; written under @lock, read with READ_ONCE
  * @jitter_ns:	random extra service time; as @latency_ns
  * @channels:	requests in service at once; as @latency_ns
  * @busy:	channels in use now (async timers armed, sync callers asleep)
  * @waiting:	async requests waiting for a free channel, in arrival order
+ * @serving:	async requests holding a channel (@in_service), for the
+ *		debugfs listing
  * @chan_wait:	synchronous callers waiting for a free channel
  */
 struct adev_engine {
-	spinlock_t lock;		/* protects busy, waiting */
+	spinlock_t lock;		/* protects busy, waiting, serving */
 	u64 latency_ns;
 	u64 jitter_ns;
 	u32 channels;
 	unsigned int busy;
 	struct list_head waiting;
+	struct list_head serving;
 	wait_queue_head_t chan_wait;
 };
 
@@ -239,6 +243,37 @@ enum adev_req_state {
 	ADEV_REQ_ENGINE,	/* owned by the engine */
 };
 
+/* How a request reached read_iter/write_iter (tracepoints, debugfs). */
+enum adev_path {
+	ADEV_PATH_SYNC,		/* read(2), write(2), preadv2 ... */
+	ADEV_PATH_AIO,		/* io_submit (fs/aio) */
+	ADEV_PATH_URING,	/* io_uring, issued inline (IOCB_NOWAIT) */
+	ADEV_PATH_IOWQ,		/* io_uring's blocking retry from io-wq */
+};
+
+static inline u8 adev_req_path(struct kiocb *iocb)
+{
+	if (is_sync_kiocb(iocb))
+		return ADEV_PATH_SYNC;
+	if (adev_kiocb_is_aio(iocb))
+		return ADEV_PATH_AIO;
+	return current->flags & PF_IO_WORKER ? ADEV_PATH_IOWQ :
+					       ADEV_PATH_URING;
+}
+
+/**
+ * struct adev_submit - what the asyncdev_submit event gave one call
+ * @id:	its request identifier, 0 while the event is disabled
+ * @t0:	its submission time (ktime_get_ns), 0 while disabled
+ *
+ * A local of read_iter/write_iter, written only by the tracepoint, so that
+ * a disabled event computes nothing.
+ */
+struct adev_submit {
+	u64 id;
+	u64 t0;
+};
+
 /**
  * struct adev_req - an asynchronous request
  * @kiocb:	the caller's kiocb; ->private points back here
@@ -261,6 +296,14 @@ enum adev_req_state {
  * @iov:	the iovec array @iter points into (from dup_iter)
  * @mm:		the submitter's mm, pinned with mmgrab while queued in the
  *		FIFO (aio only); dropped by the work item once served
+ * @serve:	entry on engine->serving while @in_service (engine->lock)
+ * @id:		request identifier of the tracepoints and debugfs (see
+ *		adev_req_track); the following four are set once before the
+ *		request is visible anywhere, then only read
+ * @submit_ns:	submission time (ktime_get_ns)
+ * @bytes:	bytes asked for at submission
+ * @pid:	submitting process (tgid)
+ * @path:	enum adev_path
  */
 struct adev_req {
 	struct kiocb *kiocb;
@@ -280,6 +323,12 @@ struct adev_req {
 	struct iov_iter iter;
 	const void *iov;
 	struct mm_struct *mm;
+	struct list_head serve;
+	u64 id;
+	u64 submit_ns;
+	size_t bytes;
+	pid_t pid;
+	u8 path;
 };
 
 extern struct workqueue_struct *adev_wq;
@@ -312,6 +361,16 @@ void adev_fifo_set_produce_hz(struct adev_node *node, u32 hz);
 size_t adev_fifo_level(struct adev_node *node);
 size_t adev_fifo_high_water(struct adev_node *node);
 void adev_fifo_reset_high_water(struct adev_node *node);
+
+/* trace.c */
+u64 adev_new_id(void);
+void adev_req_track(struct adev_req *req, const struct adev_submit *sub,
+		    const struct iov_iter *iter);
+unsigned int adev_fasync_count(struct fasync_struct **fa);
+
+/* debugfs.c */
+void adev_debugfs_init(struct adev_node *nodes, unsigned int n);
+void adev_debugfs_exit(void);
 
 /* mem.c */
 int adev_mem_init(struct adev_node *node, size_t size);

@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 
 #include "asyncdev.h"
+#include "trace.h"
 
 static struct kmem_cache *adev_req_cache;
 
@@ -22,6 +23,7 @@ void adev_engine_init(struct adev_engine *e)
 {
 	spin_lock_init(&e->lock);
 	INIT_LIST_HEAD(&e->waiting);
+	INIT_LIST_HEAD(&e->serving);
 	init_waitqueue_head(&e->chan_wait);
 	e->channels = 1;
 }
@@ -74,8 +76,10 @@ static void adev_channels_refill(struct adev_engine *e)
 		}
 		list_del_init(&next->list);
 		next->in_service = true;
+		list_add_tail(&next->serve, &e->serving);
 		e->busy++;
 		adev_req_start_timer(next, adev_service_ns(e));
+		trace_asyncdev_service_start(next->node, next, 0);
 	}
 }
 
@@ -119,6 +123,7 @@ static void adev_req_finish(struct adev_req *req)
 						 ADEV_STAT_READS, 1);
 	adev_req_release(req);
 
+	trace_asyncdev_complete(req);
 	adev_ki_complete(iocb, res);
 	kmem_cache_free(adev_req_cache, req);
 }
@@ -129,9 +134,11 @@ static enum hrtimer_restart adev_req_timer_fn(struct hrtimer *timer)
 	struct adev_engine *e = &req->node->engine;
 	unsigned long flags;
 
+	trace_asyncdev_service_end(req->node, req, 0);
 	if (req->in_service) {
 		spin_lock_irqsave(&e->lock, flags);
 		req->in_service = false;
+		list_del(&req->serve);
 		e->busy--;
 		adev_channels_refill(e);
 		spin_unlock_irqrestore(&e->lock, flags);
@@ -172,13 +179,17 @@ void adev_engine_submit(struct adev_req *req, long res)
 	req->state = ADEV_REQ_ENGINE;
 	now = req->cancel_pending ||
 	      (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns));
+	trace_asyncdev_engine(req->node, req, res, now);
 	if (now) {
 		/* finished below */
 	} else if (adev_channel_free(e)) {
 		e->busy++;
 		req->in_service = true;
+		list_add_tail(&req->serve, &e->serving);
 		adev_req_start_timer(req, adev_service_ns(e));
+		trace_asyncdev_service_start(req->node, req, 0);
 	} else {
+		trace_asyncdev_chan_wait(req->node, req);
 		list_add_tail(&req->list, &e->waiting);
 	}
 	spin_unlock_irqrestore(&e->lock, flags);
@@ -232,6 +243,7 @@ int adev_engine_cancel_req(struct adev_req *req)
 /* fs/aio cancel callback of a request that is never on a FIFO list. */
 int adev_engine_cancel(struct kiocb *iocb)
 {
+	trace_asyncdev_cancel(iocb->private);
 	return adev_engine_cancel_req(iocb->private);
 }
 
@@ -251,6 +263,8 @@ int adev_engine_sleep(struct adev_node *node)
 		return 0;
 
 	spin_lock_irq(&e->lock);
+	trace_asyncdev_engine(node, NULL, 0, false);
+	trace_asyncdev_chan_wait(node, NULL);
 	ret = wait_event_interruptible_lock_irq(e->chan_wait,
 						adev_channel_free(e), e->lock);
 	if (!ret)
@@ -260,6 +274,7 @@ int adev_engine_sleep(struct adev_node *node)
 		return ret;
 
 	ns = adev_service_ns(e);
+	trace_asyncdev_service_start(node, NULL, ns);
 	deadline = ktime_add_ns(ktime_get(), ns);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -272,6 +287,7 @@ int adev_engine_sleep(struct adev_node *node)
 		}
 	}
 	__set_current_state(TASK_RUNNING);
+	trace_asyncdev_service_end(node, NULL, ret);
 
 	spin_lock_irq(&e->lock);
 	e->busy--;
@@ -355,6 +371,7 @@ int adev_fault_check(struct adev_node *node)
 		break;
 	}
 	spin_unlock_irqrestore(&f->lock, flags);
+	trace_asyncdev_fault(node, err);
 	if (err)
 		adev_stat_add(node, ADEV_STAT_FAULTS_INJECTED, 1);
 	return err;

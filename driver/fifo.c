@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 
 #include "asyncdev.h"
+#include "trace.h"
 
 /* What a change of state calls for, done after fifo->lock is dropped. */
 struct fifo_events {
@@ -118,6 +119,7 @@ static void fifo_signal(struct adev_fifo *f, struct fasync_struct **fa,
 {
 	if (READ_ONCE(*fa))
 		adev_stat_add(fifo_node(f), ADEV_STAT_SIGNALS_SENT, 1);
+	trace_asyncdev_sigio(f, fa, band);
 	kill_fasync(fa, SIGIO, band);
 }
 
@@ -544,6 +546,7 @@ static int fifo_cancel(struct kiocb *iocb)
 	int ret = 0;
 
 	spin_lock_irqsave(&f->lock, flags);
+	trace_asyncdev_cancel(req);
 	switch (req->state) {
 	case ADEV_REQ_QUEUED:
 		list_del_init(&req->q.list);
@@ -599,6 +602,7 @@ static ssize_t fifo_queue_aio(struct adev_fifo *f, struct adev_req *req,
 	}
 	req->state = ADEV_REQ_QUEUED;
 	list_add_tail(&req->q.list, list);
+	trace_asyncdev_fifo_queue(req, f);
 	fifo_check_heads(f, &ev);
 	spin_unlock_irqrestore(&f->lock, flags);
 	fifo_fire(f, &ev);
@@ -681,6 +685,7 @@ static bool fifo_serve_head(struct adev_fifo *f, struct list_head *list)
 	    (list == &f->writers ? fifo_can_write(f, q) : fifo_can_read(f, q))) {
 		req = q->req;
 		req->state = ADEV_REQ_ACTIVE;
+		trace_asyncdev_fifo_head(req, f);
 	}
 	spin_unlock_irqrestore(&f->lock, flags);
 	return req && fifo_serve(f, req);
@@ -719,12 +724,14 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	struct adev_fifo *f = &node->fifo;
 	bool aio = !is_sync_kiocb(iocb) && adev_kiocb_is_aio(iocb);
 	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
+	struct adev_submit sub = {};
 	struct adev_req *req = NULL;
 	bool slow;
 	ssize_t ret;
 
 	if (!iov_iter_count(iter))
 		return 0;
+	trace_asyncdev_submit(node, iocb, iter, write, &sub);
 	ret = adev_fault_check(node);
 	if (ret)
 		return ret;
@@ -747,6 +754,7 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		req = adev_req_alloc(af, iocb, write);
 		if (IS_ERR(req))
 			return PTR_ERR(req);
+		adev_req_track(req, &sub, iter);
 	}
 	ret = write ? fifo_write_sync(f, iter, true, aio) :
 		      fifo_read_sync(f, iter, true);
@@ -755,6 +763,7 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 			req = adev_req_alloc(af, iocb, write);
 			if (IS_ERR(req))
 				return PTR_ERR(req);
+			adev_req_track(req, &sub, iter);
 		}
 		ret = fifo_queue_aio(f, req, iter);
 		if (ret != -EIOCBQUEUED)
@@ -772,6 +781,7 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 out:
 	if (ret > 0)
 		adev_stat_add(node, write ? ADEV_STAT_WRITES : ADEV_STAT_READS, 1);
+	trace_asyncdev_done(node, &sub, write, ret);
 	return ret;
 }
 
@@ -868,6 +878,7 @@ static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
 
 	rec.seq = f->produce_seq++;
 	if (fifo_room(f) < sizeof(rec)) {
+		trace_asyncdev_overrun(f, rec.seq);
 		adev_stat_add(node, ADEV_STAT_PRODUCER_OVERRUNS, 1);
 		return;
 	}
@@ -885,6 +896,7 @@ static void fifo_produce(struct adev_fifo *f, struct fifo_events *ev)
 		fifo_grow(f, sizeof(rec));
 		fifo_changed(f, old, ev);
 	}
+	trace_asyncdev_produce(f, rec.seq);
 	adev_stat_add(node, ADEV_STAT_PRODUCER_RECORDS, 1);
 }
 

@@ -153,6 +153,7 @@ static int __init adev_init(void)
 		if (ret)
 			goto err_nodes;
 	}
+	adev_debugfs_init(adev_nodes, ARRAY_SIZE(adev_nodes));
 	pr_info("/dev/asyncdev (FIFO, %u bytes), /dev/asyncmem (%lu bytes)\n",
 		fifo_bytes, mem_bytes);
 	return 0;
@@ -170,6 +171,7 @@ static void __exit adev_exit(void)
 {
 	int i;
 
+	adev_debugfs_exit();
 	for (i = 0; i < ARRAY_SIZE(adev_nodes); i++)
 		adev_node_exit(&adev_nodes[i]);
 	destroy_workqueue(adev_wq);

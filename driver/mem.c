@@ -18,6 +18,7 @@
 #include <linux/vmalloc.h>
 
 #include "asyncdev.h"
+#include "trace.h"
 
 /* The sector size an O_DIRECT request must be aligned to. */
 #define MEM_DIO_ALIGN	512
@@ -56,12 +57,14 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 {
 	struct adev_file *af = iocb->ki_filp->private_data;
 	struct adev_node *node = af->node;
+	struct adev_submit sub = {};
 	struct adev_req *req;
 	ssize_t ret;
 	bool slow;
 
 	if (!iov_iter_count(iter))
 		return 0;
+	trace_asyncdev_submit(node, iocb, iter, write, &sub);
 	if ((iocb->ki_flags & IOCB_DIRECT) && mem_dio_misaligned(iocb, iter))
 		return -EINVAL;
 	ret = adev_fault_check(node);
@@ -79,15 +82,18 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		if (ret > 0)
 			adev_stat_add(node, write ? ADEV_STAT_WRITES :
 						    ADEV_STAT_READS, 1);
+		trace_asyncdev_done(node, &sub, write, ret);
 		return ret;
 	}
 
 	req = adev_req_alloc(af, iocb, write);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
+	adev_req_track(req, &sub, iter);
 	ret = mem_copy(node, iocb, iter, write);
 	if (ret <= 0) {
 		adev_req_free(req);
+		trace_asyncdev_done(node, &sub, write, ret);
 		return ret;
 	}
 	/* Cancellable from here: adev_engine_submit() sees to it. */
