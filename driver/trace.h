@@ -48,10 +48,13 @@ TRACE_DEFINE_ENUM(ADEV_REQ_ENGINE);
 
 /* read_iter/write_iter entered; gives the call its identifier and t0. */
 TRACE_EVENT(asyncdev_submit,
+
 	TP_PROTO(const struct adev_node *node, struct kiocb *iocb,
 		 const struct iov_iter *iter, bool write,
 		 struct adev_submit *sub),
+
 	TP_ARGS(node, iocb, iter, write, sub),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u64, bytes)
@@ -61,6 +64,7 @@ TRACE_EVENT(asyncdev_submit,
 		__field(u8, path)
 		__field(u8, nowait)
 	),
+
 	TP_fast_assign(
 		sub->id = adev_new_id();
 		sub->t0 = ktime_get_ns();
@@ -73,6 +77,7 @@ TRACE_EVENT(asyncdev_submit,
 		__entry->nowait = !!(iocb->ki_flags & IOCB_NOWAIT) ||
 				  !!(iocb->ki_filp->f_flags & O_NONBLOCK);
 	),
+
 	TP_printk("node=%s id=%llu %s path=%s bytes=%llu pos=%lld nowait=%u",
 		  adev_show_node(__entry->node), __entry->id,
 		  adev_show_rw(__entry->write), adev_show_path(__entry->path),
@@ -81,9 +86,12 @@ TRACE_EVENT(asyncdev_submit,
 
 /* read_iter/write_iter returned a result (not -EIOCBQUEUED). */
 TRACE_EVENT(asyncdev_done,
+
 	TP_PROTO(const struct adev_node *node, const struct adev_submit *sub,
 		 bool write, long res),
+
 	TP_ARGS(node, sub, write, res),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s64, res)
@@ -91,6 +99,7 @@ TRACE_EVENT(asyncdev_done,
 		__field(u8, node)
 		__field(u8, write)
 	),
+
 	TP_fast_assign(
 		__entry->id = sub->id;
 		__entry->res = res;
@@ -98,6 +107,7 @@ TRACE_EVENT(asyncdev_done,
 		__entry->node = node->kind;
 		__entry->write = write;
 	),
+
 	TP_printk("node=%s id=%llu %s res=%lld latency_ns=%llu",
 		  adev_show_node(__entry->node), __entry->id,
 		  adev_show_rw(__entry->write), __entry->res,
@@ -106,8 +116,11 @@ TRACE_EVENT(asyncdev_done,
 
 /* An io_submit request joined a FIFO list (-EIOCBQUEUED follows). */
 TRACE_EVENT(asyncdev_fifo_queue,
+
 	TP_PROTO(const struct adev_req *req, const struct adev_fifo *f),
+
 	TP_ARGS(req, f),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u64, need)
@@ -115,6 +128,7 @@ TRACE_EVENT(asyncdev_fifo_queue,
 		__field(u8, write)
 		__field(u8, head)
 	),
+
 	TP_fast_assign(
 		__entry->id = req->id;
 		__entry->need = req->q.need;
@@ -125,6 +139,7 @@ TRACE_EVENT(asyncdev_fifo_queue,
 						 struct adev_qent, list) ==
 				&req->q;
 	),
+
 	TP_printk("id=%llu %s need=%llu level=%llu head=%u", __entry->id,
 		  adev_show_rw(__entry->write), __entry->need, __entry->level,
 		  __entry->head)
@@ -132,20 +147,25 @@ TRACE_EVENT(asyncdev_fifo_queue,
 
 /* The work item takes a queued request at the head of its list. */
 TRACE_EVENT(asyncdev_fifo_head,
+
 	TP_PROTO(const struct adev_req *req, const struct adev_fifo *f),
+
 	TP_ARGS(req, f),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u64, level)
 		__field(u64, done)
 		__field(u8, write)
 	),
+
 	TP_fast_assign(
 		__entry->id = req->id;
 		__entry->level = f->len;
 		__entry->done = req->done;
 		__entry->write = req->write;
 	),
+
 	TP_printk("id=%llu %s level=%llu done=%llu", __entry->id,
 		  adev_show_rw(__entry->write), __entry->level, __entry->done)
 );
@@ -156,9 +176,12 @@ TRACE_EVENT(asyncdev_fifo_head,
  * service time. @now: completes at once (no latency, or cancelled).
  */
 TRACE_EVENT(asyncdev_engine,
+
 	TP_PROTO(const struct adev_node *node, const struct adev_req *req,
 		 long res, bool now),
+
 	TP_ARGS(node, req, res, now),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s64, res)
@@ -167,6 +190,7 @@ TRACE_EVENT(asyncdev_engine,
 		__field(u8, node)
 		__field(u8, now)
 	),
+
 	TP_fast_assign(
 		__entry->id = req ? req->id : 0;
 		__entry->res = res;
@@ -175,6 +199,7 @@ TRACE_EVENT(asyncdev_engine,
 		__entry->node = node->kind;
 		__entry->now = now;
 	),
+
 	TP_printk("node=%s id=%llu res=%lld busy=%u channels=%u now=%u",
 		  adev_show_node(__entry->node), __entry->id, __entry->res,
 		  __entry->busy, __entry->channels, __entry->now)
@@ -182,22 +207,28 @@ TRACE_EVENT(asyncdev_engine,
 
 /* Every channel is busy: the request (or sync caller, id 0) waits. */
 TRACE_EVENT_CONDITION(asyncdev_chan_wait,
+
 	TP_PROTO(const struct adev_node *node, const struct adev_req *req),
+
 	TP_ARGS(node, req),
+
 	TP_CONDITION(READ_ONCE(node->engine.busy) >=
 		     READ_ONCE(node->engine.channels)),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(u32, busy)
 		__field(u32, channels)
 		__field(u8, node)
 	),
+
 	TP_fast_assign(
 		__entry->id = req ? req->id : 0;
 		__entry->busy = READ_ONCE(node->engine.busy);
 		__entry->channels = READ_ONCE(node->engine.channels);
 		__entry->node = node->kind;
 	),
+
 	TP_printk("node=%s id=%llu busy=%u channels=%u",
 		  adev_show_node(__entry->node), __entry->id, __entry->busy,
 		  __entry->channels)
@@ -208,9 +239,12 @@ TRACE_EVENT_CONDITION(asyncdev_chan_wait,
  * armed timer has left (@req, @ns 0).
  */
 TRACE_EVENT(asyncdev_service_start,
+
 	TP_PROTO(const struct adev_node *node, const struct adev_req *req,
 		 u64 ns),
+
 	TP_ARGS(node, req, ns),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s64, service_ns)
@@ -218,6 +252,7 @@ TRACE_EVENT(asyncdev_service_start,
 		__field(u32, channels)
 		__field(u8, node)
 	),
+
 	TP_fast_assign(
 		__entry->id = req ? req->id : 0;
 		__entry->service_ns = req ?
@@ -226,6 +261,7 @@ TRACE_EVENT(asyncdev_service_start,
 		__entry->channels = READ_ONCE(node->engine.channels);
 		__entry->node = node->kind;
 	),
+
 	TP_printk("node=%s id=%llu service_ns=%lld busy=%u channels=%u",
 		  adev_show_node(__entry->node), __entry->id,
 		  __entry->service_ns, __entry->busy, __entry->channels)
@@ -237,21 +273,26 @@ TRACE_EVENT(asyncdev_service_start,
  * -ERESTARTSYS).
  */
 TRACE_EVENT(asyncdev_service_end,
+
 	TP_PROTO(const struct adev_node *node, const struct adev_req *req,
 		 long res),
+
 	TP_ARGS(node, req, res),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s64, res)
 		__field(u8, node)
 		__field(u8, in_service)
 	),
+
 	TP_fast_assign(
 		__entry->id = req ? req->id : 0;
 		__entry->res = req ? req->res : res;
 		__entry->node = node->kind;
 		__entry->in_service = req ? req->in_service : 1;
 	),
+
 	TP_printk("node=%s id=%llu res=%lld in_service=%u",
 		  adev_show_node(__entry->node), __entry->id, __entry->res,
 		  __entry->in_service)
@@ -259,8 +300,11 @@ TRACE_EVENT(asyncdev_service_end,
 
 /* ki_complete is called for an async request. */
 TRACE_EVENT(asyncdev_complete,
+
 	TP_PROTO(const struct adev_req *req),
+
 	TP_ARGS(req),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s64, res)
@@ -270,6 +314,7 @@ TRACE_EVENT(asyncdev_complete,
 		__field(u8, path)
 		__field(u8, cancelled)
 	),
+
 	TP_fast_assign(
 		__entry->id = req->id;
 		__entry->res = req->res;
@@ -279,6 +324,7 @@ TRACE_EVENT(asyncdev_complete,
 		__entry->path = req->path;
 		__entry->cancelled = req->cancelled;
 	),
+
 	TP_printk("node=%s id=%llu %s path=%s res=%lld latency_ns=%llu cancelled=%u",
 		  adev_show_node(__entry->node), __entry->id,
 		  adev_show_rw(__entry->write), adev_show_path(__entry->path),
@@ -291,8 +337,11 @@ TRACE_EVENT(asyncdev_complete,
  * channel wait list.
  */
 TRACE_EVENT(asyncdev_cancel,
+
 	TP_PROTO(const struct adev_req *req),
+
 	TP_ARGS(req),
+
 	TP_STRUCT__entry(
 		__field(u64, id)
 		__field(s32, by_pid)
@@ -302,6 +351,7 @@ TRACE_EVENT(asyncdev_cancel,
 		__field(u8, in_service)
 		__field(u8, exiting)
 	),
+
 	TP_fast_assign(
 		__entry->id = req->id;
 		__entry->by_pid = current->pid;
@@ -311,6 +361,7 @@ TRACE_EVENT(asyncdev_cancel,
 		__entry->in_service = READ_ONCE(req->in_service);
 		__entry->exiting = !!(current->flags & PF_EXITING);
 	),
+
 	TP_printk("node=%s id=%llu state=%s waiting=%u in_service=%u by_pid=%d exiting=%u",
 		  adev_show_node(__entry->node), __entry->id,
 		  adev_show_state(__entry->state), __entry->waiting,
@@ -319,20 +370,26 @@ TRACE_EVENT(asyncdev_cancel,
 
 /* SIGIO is sent to the subscribers of @fa (a band of POLL_IN/POLL_OUT). */
 TRACE_EVENT_CONDITION(asyncdev_sigio,
+
 	TP_PROTO(const struct adev_fifo *f, struct fasync_struct **fa,
 		 int band),
+
 	TP_ARGS(f, fa, band),
+
 	TP_CONDITION(READ_ONCE(*fa)),
+
 	TP_STRUCT__entry(
 		__field(u64, level)
 		__field(u32, subscribers)
 		__field(u8, band)
 	),
+
 	TP_fast_assign(
 		__entry->level = READ_ONCE(f->len);
 		__entry->subscribers = adev_fasync_count(fa);
 		__entry->band = band;
 	),
+
 	TP_printk("band=%s subscribers=%u level=%llu",
 		  __print_symbolic(__entry->band, { POLL_IN, "POLL_IN" },
 				   { POLL_OUT, "POLL_OUT" }),
@@ -341,47 +398,63 @@ TRACE_EVENT_CONDITION(asyncdev_sigio,
 
 /* The producer appended record @seq; under fifo->lock. */
 TRACE_EVENT(asyncdev_produce,
+
 	TP_PROTO(const struct adev_fifo *f, u64 seq),
+
 	TP_ARGS(f, seq),
+
 	TP_STRUCT__entry(
 		__field(u64, seq)
 		__field(u64, level)
 	),
+
 	TP_fast_assign(
 		__entry->seq = seq;
 		__entry->level = f->len + f->reserved + f->behind;
 	),
+
 	TP_printk("seq=%llu level=%llu", __entry->seq, __entry->level)
 );
 
 /* The producer dropped record @seq: no room; under fifo->lock. */
 TRACE_EVENT(asyncdev_overrun,
+
 	TP_PROTO(const struct adev_fifo *f, u64 seq),
+
 	TP_ARGS(f, seq),
+
 	TP_STRUCT__entry(
 		__field(u64, seq)
 		__field(u64, level)
 	),
+
 	TP_fast_assign(
 		__entry->seq = seq;
 		__entry->level = f->len + f->reserved + f->behind;
 	),
+
 	TP_printk("seq=%llu level=%llu", __entry->seq, __entry->level)
 );
 
 /* Fault injection fails the current request with @err. */
 TRACE_EVENT_CONDITION(asyncdev_fault,
+
 	TP_PROTO(const struct adev_node *node, int err),
+
 	TP_ARGS(node, err),
+
 	TP_CONDITION(err),
+
 	TP_STRUCT__entry(
 		__field(s32, error)
 		__field(u8, node)
 	),
+
 	TP_fast_assign(
 		__entry->error = err;
 		__entry->node = node->kind;
 	),
+
 	TP_printk("node=%s error=%d", adev_show_node(__entry->node),
 		  __entry->error)
 );
