@@ -94,21 +94,14 @@ static unsigned int adev_count(struct list_head *list)
 	return n;
 }
 
-static int adev_requests_show(struct seq_file *m, void *v)
+/* Under engine->lock, and fifo->lock for the FIFO node, irqs off. */
+static void adev_show_node(struct seq_file *m, struct adev_node *node)
 {
-	struct adev_node *node = m->private;
 	struct adev_engine *e = &node->engine;
 	struct adev_fifo *f = &node->fifo;
 	bool fifo = node->kind == ASYNCDEV_NODE_FIFO;
-	unsigned long flags;
-	u64 now;
+	u64 now = ktime_get_ns();
 
-	if (fifo)
-		spin_lock_irqsave(&f->lock, flags);
-	else
-		local_irq_save(flags);
-	spin_lock(&e->lock);
-	now = ktime_get_ns();
 	seq_printf(m, "# %s: latency_ns %llu jitter_ns %llu channels %u busy %u (sync callers %u)",
 		   node->misc.name, READ_ONCE(e->latency_ns),
 		   READ_ONCE(e->jitter_ns), READ_ONCE(e->channels), e->busy,
@@ -122,11 +115,26 @@ static int adev_requests_show(struct seq_file *m, void *v)
 	}
 	adev_show_engine_list(m, &e->waiting, false, now);
 	adev_show_engine_list(m, &e->serving, true, now);
-	spin_unlock(&e->lock);
-	if (fifo)
+}
+
+static int adev_requests_show(struct seq_file *m, void *v)
+{
+	struct adev_node *node = m->private;
+	struct adev_engine *e = &node->engine;
+	struct adev_fifo *f = &node->fifo;
+	unsigned long flags;
+
+	if (node->kind == ASYNCDEV_NODE_FIFO) {
+		spin_lock_irqsave(&f->lock, flags);
+		spin_lock(&e->lock);
+		adev_show_node(m, node);
+		spin_unlock(&e->lock);
 		spin_unlock_irqrestore(&f->lock, flags);
-	else
-		local_irq_restore(flags);
+	} else {
+		spin_lock_irqsave(&e->lock, flags);
+		adev_show_node(m, node);
+		spin_unlock_irqrestore(&e->lock, flags);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(adev_requests);

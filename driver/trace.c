@@ -42,8 +42,9 @@ unsigned int adev_fasync_count(struct fasync_struct **fa)
 	struct fasync_struct *p;
 	unsigned int n = 0;
 
+	/* As kill_fasync walks it; the pointers are not annotated __rcu. */
 	rcu_read_lock();
-	for (p = rcu_dereference(*fa); p; p = rcu_dereference(p->fa_next))
+	for (p = READ_ONCE(*fa); p; p = READ_ONCE(p->fa_next))
 		if (READ_ONCE(p->fa_file))
 			n++;
 	rcu_read_unlock();
