@@ -467,7 +467,7 @@ static void test_debugfs_lists_requests_held_in_the_engine(void **state)
 	static char bufs[2][4096];
 
 	(void)state;
-	node_config(fd, 1500000000ull, 0, 1, 0);
+	node_config(fd, 1000000000ull, 0, 1, 0);
 	io_prep_pread(&cbs[0], fd, bufs[0], 4096, 0);
 	io_prep_pread(&cbs[1], fd, bufs[1], 4096, 4096);
 	assert_int_equal(io_submit(ctx, 2, pcb), 2);

@@ -40,6 +40,12 @@ for p in fio trinity; do
 	f=$(command -v "$p") || { echo "mkinitramfs: $p not installed (make deps)" >&2; exit 1; }
 	add_bin "$f" bin
 done
+# Tracing front ends for docs/tracing.md (make deps installs them): in the
+# guest when the host has them. bpftrace is not: Debian's pulls in LLVM
+# (over 100 MB), too much for an initramfs.
+for p in trace-cmd perf; do
+	f=$(command -v "$p") && add_bin "$f" bin
+done
 
 # Shared libraries: system ones at the paths ldd resolves them to, the
 # project's own (found through the build tree's RPATH, which may lie under
