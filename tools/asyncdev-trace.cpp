@@ -56,6 +56,9 @@ void usage()
         "  -j, --json FILE      write the requests and the breakdown as JSON ('-': stdout)\n"
         "  -p, --plot FILE.png  gnuplot chart of each request's phases\n"
         "      --plot-from FILE read a --json file instead of recording (with --plot)\n"
+        "  -P, --path LIST      only requests of these paths: sync, io_submit,\n"
+        "                       io_uring, io-wq (comma-separated)\n"
+        "  -N, --node NODE      only requests of this node: fifo or mem\n"
         "  -b, --buffer-kb KB   ring buffer per CPU (default 16384)\n"
         "  -q, --quiet          no request lines, only the breakdown\n"
         "  -h, --help           this help\n"
@@ -439,15 +442,17 @@ int main(int argc, char** argv)
         {"events", no_argument, nullptr, 'v'},         {"json", required_argument, nullptr, 'j'},
         {"plot", required_argument, nullptr, 'p'},     {"plot-from", required_argument, nullptr, opt_plot_from},
         {"buffer-kb", required_argument, nullptr, 'b'}, {"quiet", no_argument, nullptr, 'q'},
+        {"path", required_argument, nullptr, 'P'},     {"node", required_argument, nullptr, 'N'},
         {"help", no_argument, nullptr, 'h'},           {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0}};
     double duration = 5;
     std::uint64_t max_lines = 50, buffer_kb = 16384;
     bool verbose = false, quiet = false, duration_set = false;
-    std::string json, png, plot_from;
+    std::string json, png, plot_from, node;
+    std::vector<std::string> paths;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:d:n:vj:p:b:qhV", longopts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d:n:vj:p:b:qP:N:hV", longopts, nullptr)) != -1) {
         switch (c) {
         case 'd':
             if (!tool::parse_double(optarg, duration) || duration <= 0 || duration > 86400)
@@ -467,6 +472,17 @@ int main(int argc, char** argv)
                 usage_error("--buffer-kb: '%s' is not in 64..4194304", optarg);
             break;
         case 'q': quiet = true; break;
+        case 'P': {
+            std::string bad;
+            if (!tool::parse_name_list(optarg, {"sync", "io_submit", "io_uring", "io-wq"}, paths, bad))
+                usage_error("--path: unknown path '%s' (sync, io_submit, io_uring, io-wq)", bad.c_str());
+            break;
+        }
+        case 'N':
+            node = optarg;
+            if (node != "fifo" && node != "mem")
+                usage_error("--node: '%s' is neither fifo nor mem", optarg);
+            break;
         case 'h': usage(); return tool::exit_ok;
         case 'V': tool::print_version(); return tool::exit_ok;
         case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -517,6 +533,10 @@ int main(int argc, char** argv)
     if (adev_trace_read(on_event, &col))
         fail("cannot read the trace buffer");
     Model m = build(col.events);
+    std::erase_if(m.reqs, [&](const Request& r) {
+        return (!paths.empty() && std::find(paths.begin(), paths.end(), r.path) == paths.end()) ||
+               (!node.empty() && r.node != node);
+    });
 
     print_text(m, quiet ? 0 : static_cast<long long>(max_lines), verbose && !quiet, col.missed);
     if (!json.empty()) {

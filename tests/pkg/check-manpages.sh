@@ -7,7 +7,7 @@ set -euo pipefail
 bindir=${1:?usage: check-manpages.sh TOOLS_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rc=0
-for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench; do
+for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench asyncdev-trace; do
 	page=$top/docs/man/$t.1
 	[ -f "$page" ] || { echo "manpages: $page missing"; rc=1; continue; }
 	# groff escapes '-' as '\-' in the source.
@@ -24,5 +24,5 @@ for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench; do
 		[ -z "$w" ] || { echo "manpages: $t.1: $w"; rc=1; }
 	fi
 done
-[ $rc = 0 ] && echo "manpages: 4 pages agree with --help and --version"
+[ $rc = 0 ] && echo "manpages: 5 pages agree with --help and --version"
 exit $rc

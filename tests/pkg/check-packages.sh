@@ -152,7 +152,7 @@ check_has libasyncdev0 amd64 /usr/lib/x86_64-linux-gnu/libasyncdev.so.0 /usr/lib
 check_has libasyncdev-dev amd64 /usr/include/asyncdev/asyncdev.h /usr/include/asyncdev/uapi/asyncdev.h \
 	/usr/lib/x86_64-linux-gnu/libasyncdev.so /usr/lib/x86_64-linux-gnu/libasyncdev.a \
 	/usr/lib/x86_64-linux-gnu/pkgconfig/asyncdev.pc /usr/lib/x86_64-linux-gnu/cmake/asyncdev/asyncdevConfig.cmake
-tools=(asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench)
+tools=(asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench asyncdev-trace)
 check_has asyncdev-tools amd64 $(for t in "${tools[@]}"; do echo /usr/bin/$t /usr/share/man/man1/$t.1.gz; done)
 mkdir -p "$tmp/x" && dpkg-deb -x "$DEB_DIR/libasyncdev0_${v_deb}_amd64.deb" "$tmp/x"
 soname=$(objdump -p "$tmp/x/usr/lib/x86_64-linux-gnu/libasyncdev.so.$ver" | awk '/SONAME/ {print $2}')

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Guest test of asyncdev-trace on known runs: four synchronous 4 KiB reads
+# of /dev/asyncmem with a 1 ms service time, a FIFO read that waits for a
+# writer, a 16-read io_submit batch on one channel, and the JSON, exit
+# status and usage conventions. Runs with the module loaded (guest-suite.sh).
+fails=0 checks=0
+out=/tmp/ttr.out err=/tmp/ttr.err json=/tmp/ttr.json
+
+ok() { checks=$((checks + 1)); echo "  ok   $*"; }
+bad() {
+	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
+	[ -s "$out" ] && sed -n '1,40s/^/       out: /p' "$out"
+	[ -s "$err" ] && sed -n '1,15s/^/       err: /p' "$err"
+	return 0
+}
+check() {	# check DESCRIPTION TEST...
+	desc=$1; shift
+	if "$@"; then ok "$desc"; else bad "$desc"; fi
+}
+reset() { asyncdevctl set latency_ns=0 jitter_ns=0 channels=1 >/dev/null &&
+	asyncdevctl -d /dev/asyncmem set latency_ns=0 jitter_ns=0 channels=1 >/dev/null; }
+reset
+
+# 1. Four synchronous reads, 1 ms each: four rows "mem sync read 4096", a
+# service time of at least 1000 us each, no channel wait, and the breakdown.
+asyncdevctl -d /dev/asyncmem set latency_ns=1ms channels=1 >/dev/null
+asyncdev-trace --json "$json" -- dd if=/dev/asyncmem of=/dev/null bs=4096 count=4 > "$out" 2> "$err"
+check "trace of dd exits 0" [ $? = 0 ]
+rows=$(awk '$2 == "mem" && $3 == "sync" && $4 == "read" && $5 == 4096 && $13 == 4096' "$out" | wc -l)
+check "four sync read rows (got $rows)" [ "$rows" = 4 ]
+slow=$(awk '$2 == "mem" && $3 == "sync" && ($10 < 1000 || $10 > 100000 || $9 != 0)' "$out" | wc -l)
+check "service >= 1000 us, no channel wait, in every row" [ "$slow" = 0 ]
+check "breakdown row 'mem sync read' with n=4" grep -Eq '^mem sync read +4 ' "$out"
+n=$(grep -o '"path": "sync"' "$json" | wc -l)
+check "JSON: four sync requests (got $n)" [ "$n" = 4 ]
+check "JSON: no lost events" grep -q '"lost_events": 0' "$json"
+check "JSON: service_ns per request" grep -Eq '"service_ns": [0-9]{7}' "$json"
+
+# 2. A FIFO read that waits 300 ms for its data: all of it is queue time.
+asyncdevctl -d /dev/asyncmem set latency_ns=0 >/dev/null
+asyncdev-trace -P sync -N fifo -- sh -c \
+	'dd if=/dev/asyncdev of=/dev/null bs=5 count=1 2>/dev/null & sleep 0.3; printf hello > /dev/asyncdev; wait' \
+	> "$out" 2> "$err"
+check "trace of a waiting FIFO read exits 0" [ $? = 0 ]
+waited=$(awk '$2 == "fifo" && $4 == "read" && $13 == 5 && $8 >= 250000' "$out" | wc -l)
+check "the read's queue time is >= 250 ms" [ "$waited" = 1 ]
+
+# 3. 16 io_submit reads at once on one 2 ms channel: they wait for it in
+# turn, so the last one's channel wait is about 15 service times.
+asyncdevctl -d /dev/asyncmem set latency_ns=2ms channels=1 >/dev/null
+asyncdev-trace -P io_submit -n 16 -- asyncdev-bench --batch 16 --latency-ns 2ms --channels 1 > "$out" 2> "$err"
+check "trace of asyncdev-bench --batch 16 exits 0" [ $? = 0 ]
+rows=$(awk '$2 == "mem" && $3 == "io_submit" && $4 == "read" && $13 == 4096' "$out" | wc -l)
+check "16 io_submit rows printed (got $rows)" [ "$rows" = 16 ]
+maxchan=$(awk '$2 == "mem" && $3 == "io_submit" && $9 > m { m = $9 } END { print int(m) }' "$out")
+check "the last of one batch waits >= 14 service times for the channel (${maxchan} us)" [ "$maxchan" -ge 28000 ]
+sed -n '1,22p' "$out"
+
+# 4. Conventions: the command's failure is ours, usage errors exit 2.
+asyncdev-trace -q -- false > "$out" 2> "$err"
+check "a failing command makes it exit 1" [ $? = 1 ]
+asyncdev-trace --path nope > "$out" 2> "$err"
+check "an unknown path is a usage error (exit 2)" [ $? = 2 ]
+asyncdev-trace -d 0.2 -q > "$out" 2> "$err"
+check "--duration without a command exits 0" [ $? = 0 ]
+check "the header counts events" grep -Eq '^asyncdev-trace: [0-9]+ events' "$out"
+
+reset
+echo "asyncdev-trace: $checks checks, $fails failed"
+[ "$fails" = 0 ]
