@@ -139,10 +139,19 @@ std::string describe(const Event& e)
 {
     std::ostringstream o;
     o << e.name;
+    static const char* const states[] = {"submitting", "queued", "active", "engine"};
     for (const auto& [k, v] : e.f) {
-        if (k.rfind("common_", 0) == 0 || k == "id" || k == "node")
+        if (k.rfind("common_", 0) == 0 || k == "id" || k == "node" || k == "write")
             continue;
-        o << ' ' << k << '=' << v;
+        o << ' ' << k << '=';
+        if (k == "path")
+            o << path_name(v);
+        else if (k == "state" && v >= 0 && v < 4)
+            o << states[v];
+        else if (k == "band")
+            o << (v == POLL_IN ? "POLL_IN" : v == POLL_OUT ? "POLL_OUT" : std::to_string(v));
+        else
+            o << v;
     }
     return o.str();
 }
