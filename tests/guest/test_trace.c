@@ -86,6 +86,7 @@ static void trace_stop(void)
 	write_file(TRACEFS "/tracing_on", "0");
 	write_file(TRACEFS "/events/asyncdev/enable", "0");
 	text = read_file(TRACEFS "/trace");
+	write_file(TRACEFS "/tracing_on", "1");	/* as it was at boot */
 	nevs = 0;
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {

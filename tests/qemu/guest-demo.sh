@@ -28,10 +28,6 @@ asyncdevctl flush
 say "Queue depth hides latency: 16 reads of /dev/asyncmem at 2 ms each"
 asyncdev-bench --batch 16 --latency-ns 2ms
 
-say "Where each read's time went: the io_submit batches under asyncdev-trace"
-asyncdev-trace --path io_submit --requests 16 -- \
-	sh -c 'asyncdev-bench --batch 16 --latency-ns 2ms > /dev/null'
-
 say "Seven I/O models, same reads, same device (asyncdev-bench)"
 asyncdev-bench --depth 8 --size 4096 --latency-ns 200us --ops 600 --warmup-ops 60 \
 	--json /tmp/bench.json --quiet
@@ -40,6 +36,10 @@ asyncdev-bench --depth 8 --size 4096 --latency-ns 200us --ops 600 --warmup-ops 6
 echo "ASYNCDEV-BENCH-JSON-BEGIN"
 cat /tmp/bench.json
 echo "ASYNCDEV-BENCH-JSON-END"
+
+say "Where each read's time went: the io_submit batches under asyncdev-trace"
+asyncdev-trace --path io_submit --requests 16 -- \
+	sh -c 'asyncdev-bench --batch 16 --latency-ns 2ms > /dev/null'
 
 say "Statistics of /dev/asyncdev (asyncdevctl stats)"
 asyncdevctl stats
