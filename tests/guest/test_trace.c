@@ -385,7 +385,8 @@ static void test_producer_and_sleeping_reader(void **state)
 	st0 = node_stats(fd);
 	trace_start();
 	node_config(fd, 0, 0, 1, 20000);
-	for (int t = 0; t < 500 && !node_stats(fd).producer_overruns; t++)
+	for (int t = 0; t < 500 &&
+	     node_stats(fd).producer_overruns == st0.producer_overruns; t++)
 		sleep_ms(10);
 	node_config(fd, 0, 0, 1, 0);
 	trace_stop();
