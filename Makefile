@@ -69,7 +69,8 @@ DEBUG_SILENCE_TIMEOUT ?= 180
 DEBUG_GUEST_ENV ?= ASYNCDEV_DEBUG_KERNEL=1 ADEV_STRESS_RECORDS=200000
 
 # Both supported kernel series (bookworm's 6.1 and 6.12); dkms, dh-dkms,
-# debhelper, dpkg-dev and fakeroot for make deb and check-packages;
+# debhelper, dpkg-dev and fakeroot for make deb and check-packages; help2man
+# for the tools' man pages (generated from --help at build time);
 # libtracefs-dev and libtraceevent-dev for asyncdev-trace, trace-cmd and
 # linux-perf for the guest's tracing examples (docs/tracing.md).
 DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
@@ -78,7 +79,7 @@ DEB_PACKAGES := build-essential linux-image-amd64 linux-headers-amd64 \
 	libaio-dev liburing-dev libcmocka-dev cmake pkg-config fio valgrind \
 	sparse gnuplot-nox bc flex bison libelf-dev libssl-dev \
 	trinity clang libclang-rt-14-dev \
-	python3 xz-utils dkms dh-dkms debhelper dpkg-dev fakeroot \
+	python3 xz-utils dkms dh-dkms debhelper dpkg-dev fakeroot help2man \
 	libtracefs-dev libtraceevent-dev trace-cmd linux-perf
 
 .PHONY: all module user deps ensure-deps check check-host check-guest \

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using tool::fail;
@@ -32,6 +33,9 @@ void usage()
         "driver's producer: struct asyncdev_record (magic, size, seq from 0,\n"
         "CLOCK_MONOTONIC timestamp_ns at the write) extended to --size bytes, the\n"
         "payload byte i being (uint8_t)(seq + i). asyncdev-watch reads them back.\n"
+        "A regular file is created if missing (not under /dev/) and truncated first,\n"
+        "unless --append: then the records go after what is there, seq from 0 again\n"
+        "(asyncdev-watch counts that restart as one seq gap).\n"
         "\n"
         "Options:\n"
         "  -d, --device PATH   where to write (default %s)\n"
@@ -39,6 +43,8 @@ void usage()
         "  -s, --size BYTES    record size, 64..%zu (default 64; k/M suffixes)\n"
         "  -n, --count N       records to write, then exit (default 0: until a signal)\n"
         "  -b, --burst N       records per write(2) call, written together (default 1)\n"
+        "  -a, --append        a regular file: append instead of truncating it\n"
+        "  -j, --json          the summary as one JSON object on stdout (even with --quiet)\n"
         "  -q, --quiet         no summary\n"
         "  -h, --help          this help\n"
         "  -V, --version       version\n"
@@ -48,12 +54,14 @@ void usage()
         "bursts if it fell behind. Bursts of at most 4096 bytes are atomic in the FIFO.\n"
         "SIGINT/SIGTERM stop it after the write in progress and print the summary.\n"
         "\n"
-        "Examples:\n"
-        "  %s --count 100 --rate 1000\n"
-        "  %s --size 4096 --burst 8 --count 1000\n"
+        "Exit status:\n"
+        "  0 success, 1 failure, 2 usage error.\n"
         "\n"
-        "Exit status: 0 success, 1 failure, 2 usage error.\n",
-        tool::prog, asyncdev::fifo_path, tool::record_max, tool::prog, tool::prog);
+        "Examples:\n"
+        "  $ %s --count 100 --rate 1000\n"
+        "  $ %s --size 4096 --burst 8 --count 1000\n"
+        "  $ %s -d records.bin --count 10 && asyncdev-watch -d records.bin --mode blocking\n",
+        tool::prog, asyncdev::fifo_path, tool::record_max, tool::prog, tool::prog, tool::prog);
 }
 
 } // namespace
@@ -66,14 +74,15 @@ int main(int argc, char** argv)
         {"size", required_argument, nullptr, 's'},   {"count", required_argument, nullptr, 'n'},
         {"burst", required_argument, nullptr, 'b'},  {"quiet", no_argument, nullptr, 'q'},
         {"help", no_argument, nullptr, 'h'},         {"version", no_argument, nullptr, 'V'},
+        {"append", no_argument, nullptr, 'a'},       {"json", no_argument, nullptr, 'j'},
         {nullptr, 0, nullptr, 0}};
     const char* path = asyncdev::fifo_path;
     double rate = 0;
     std::uint64_t size = tool::record_min, count = 0, burst = 1;
-    bool quiet = false;
+    bool quiet = false, append = false, json = false;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":d:r:s:n:b:qhV", longopts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:r:s:n:b:ajqhV", longopts, nullptr)) != -1) {
         switch (c) {
         case 'd': path = optarg; break;
         case 'r':
@@ -95,6 +104,8 @@ int main(int argc, char** argv)
                 usage_error("invalid --burst '%s' (1..65536)", optarg);
             break;
         case 'q': quiet = true; break;
+        case 'a': append = true; break;
+        case 'j': json = true; break;
         case 'h': usage(); return 0;
         case 'V': tool::print_version(); return 0;
         case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -120,10 +131,21 @@ int main(int argc, char** argv)
         asyncdev::Loop::Watch sigint = loop.watch_signal(SIGINT, on_signal);
         asyncdev::Loop::Watch sigterm = loop.watch_signal(SIGTERM, on_signal);
 
+        // A regular file: truncated (or appended to), created if missing;
+        // never created under /dev/, where a missing node means a module
+        // that is not loaded. O_TRUNC and O_APPEND only for a regular file.
+        int flags = O_WRONLY | O_NONBLOCK;
+        struct stat st{};
+        if (::stat(path, &st) == 0) {
+            if (S_ISREG(st.st_mode))
+                flags |= append ? O_APPEND : O_TRUNC;
+        } else if (errno == ENOENT && std::strncmp(path, "/dev/", 5) != 0) {
+            flags |= O_CREAT | O_EXCL | (append ? O_APPEND : 0);
+        }
         std::error_code ec;
-        asyncdev::Device dev = asyncdev::Device::open(path, O_WRONLY | O_NONBLOCK, ec);
+        asyncdev::Device dev = asyncdev::Device::open(path, flags, ec);
         if (ec)
-            fail("open %s: %s", path, ec.message().c_str());
+            fail("open %s: %s", path, tool::open_error(path, ec.value()).c_str());
         const int fd = dev.fd();
 
         std::uint64_t seq = 0;      // next record to generate
@@ -206,7 +228,22 @@ int main(int argc, char** argv)
         ticker.reset();
 
         const double secs = static_cast<double>(tool::now_ns() - start) / 1e9;
-        if (!quiet)
+        if (json)
+            std::printf("{\"tool\": \"asyncdev-feed\", \"device\": \"%s\", \"records\": %llu, "
+                        "\"bytes\": %llu, \"writes\": %llu, \"seconds\": %.6g, "
+                        "\"records_per_s\": %.6g, \"waits\": %llu, \"size\": %llu, "
+                        "\"burst\": %llu, \"rate\": %.6g, \"interrupted\": %s, \"error\": %s%s%s}\n",
+                        tool::json_escape(path).c_str(), static_cast<unsigned long long>(written),
+                        static_cast<unsigned long long>(bytes),
+                        static_cast<unsigned long long>(writes), secs,
+                        secs > 0 ? static_cast<double>(written) / secs : 0.0,
+                        static_cast<unsigned long long>(waits),
+                        static_cast<unsigned long long>(size),
+                        static_cast<unsigned long long>(burst), rate,
+                        interrupted ? "true" : "false", error ? "\"" : "",
+                        error ? tool::json_escape(std::strerror(error)).c_str() : "null",
+                        error ? "\"" : "");
+        if (!quiet && !json)
             std::fprintf(stderr,
                          "%s: wrote %llu records (%llu bytes, %llu writes) to %s in %.3f s, "
                          "%.1f records/s, %llu waits for room%s\n",

@@ -64,11 +64,12 @@ void usage()
         "  -h, --help           this help\n"
         "  -V, --version        version\n"
         "\n"
-        "Examples:\n"
-        "  %s -- asyncdev-bench --batch 16 --latency-ns 2ms\n"
-        "  %s --duration 10 --json trace.json --plot trace.png\n"
+        "Exit status:\n"
+        "  0 success, 1 failure (or COMMAND failed), 2 usage error.\n"
         "\n"
-        "Exit status: 0 success, 1 failure (or COMMAND failed), 2 usage error.\n",
+        "Examples:\n"
+        "  $ %s -- asyncdev-bench --batch 16 --latency-ns 2ms\n"
+        "  $ %s --duration 10 --json trace.json --plot trace.png\n",
         tool::prog, tool::prog, tool::prog);
 }
 

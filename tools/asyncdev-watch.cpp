@@ -53,15 +53,22 @@ void usage()
         "  -n, --count N       stop after N records\n"
         "  -t, --duration S    stop after S seconds (fractions allowed)\n"
         "  -q, --quiet         no per-record lines, only the summary\n"
+        "  -j, --json          no per-record lines, the summary as one JSON object\n"
         "  -h, --help          this help\n"
         "  -V, --version       version\n"
         "\n"
-        "Examples:\n"
-        "  asyncdevctl producer start 100; %s --mode sigio --count 20\n"
-        "  asyncdev-feed --count 1000 & %s --mode uring --count 1000 --quiet\n"
+        "Any readable file works: a regular file is read to its end; a named FIFO, pipe\n"
+        "or socket is opened without waiting for a writer and, in the blocking and\n"
+        "asynchronous modes, read only once epoll reports it readable (Linux reads such\n"
+        "files synchronously inside io_submit: a libaio read would block the loop).\n"
         "\n"
-        "Exit status: 0 success (also when stopped by a signal), 1 failure (including\n"
-        "--count not reached before --duration or end of file), 2 usage error.\n",
+        "Exit status:\n"
+        "  0 success (also when stopped by a signal), 1 failure (including --count not\n"
+        "  reached before --duration or end of file), 2 usage error.\n"
+        "\n"
+        "Examples:\n"
+        "  $ asyncdevctl producer start 100; %s --mode sigio --count 20\n"
+        "  $ asyncdev-feed --count 1000 & %s --mode uring --count 1000 --quiet\n",
         tool::prog, asyncdev::fifo_path, tool::prog, tool::prog);
 }
 
@@ -149,10 +156,17 @@ struct Run {
     std::uint64_t count = 0;
     double duration = 0;
     bool quiet = false;
+    bool json = false;
 
     asyncdev::Loop* loop = nullptr;
     Sink* sink = nullptr;
     int fd = -1;
+    // A pipe, FIFO, socket or tty (not an asyncdev node, not seekable), in
+    // a mode that is not a readiness one: its driver has no asynchronous
+    // read (io_submit would do a blocking read inside the system call,
+    // with SIGINT blocked: not interruptible), so it stays O_NONBLOCK and
+    // a read is issued only once epoll reports it readable (wait_readable).
+    bool gate = false;
     int error = 0;          // errno of a failed read
     const char* error_what = "read";
     bool eof = false;
@@ -233,13 +247,27 @@ void run_async(Run& run, B& io, std::vector<std::byte>& chunk, asyncdev::Request
 {
     const bool seekable = ::lseek(run.fd, 0, SEEK_CUR) >= 0;
     std::uint64_t offset = 0;
-    std::function<void()> issue = [&] {
+    asyncdev::Loop::Watch readable; // run.gate: waiting for EPOLLIN before a read
+    std::function<void()> issue;
+    // run.gate: the next read once the fd is readable (data, or the
+    // writer gone: the read then returns 0, end of file).
+    auto wait_readable = [&] {
+        readable = run.loop->watch_fd(run.fd, EPOLLIN, [&](std::uint32_t) {
+            readable.reset();
+            issue();
+        });
+    };
+    issue = [&] {
         id = io.read(run.fd, chunk, offset, [&, seekable](ssize_t res) {
             id = 0;
             // After run_async returned (PosixAio::wait at exit) `issue` is
             // gone and the summary printed: drop the late result.
             if (run.finished)
                 return;
+            if (run.gate && res == -EAGAIN) {
+                wait_readable();
+                return;
+            }
             if (seekable && res > 0)
                 offset += static_cast<std::uint64_t>(res);
             run.on_result(res, chunk.data());
@@ -248,8 +276,12 @@ void run_async(Run& run, B& io, std::vector<std::byte>& chunk, asyncdev::Request
         });
         io.submit();
     };
-    issue();
+    if (run.gate)
+        wait_readable();
+    else
+        issue();
     run.loop->run();
+    readable.reset();
     run.finished = true;
 }
 
@@ -269,6 +301,24 @@ void run_blocking(Run& run)
     asyncdev::Loop& loop = *run.loop;
     int error = 0;
     bool eof = false;
+    if (run.gate) {
+        // A FIFO without a writer reads as end of file: wait on the loop
+        // (SIGINT, --duration) until a writer has written or gone, then
+        // read blocking in the thread (SIGUSR1 interrupts it).
+        bool ready = false;
+        asyncdev::Loop::Watch w = loop.watch_fd(run.fd, EPOLLIN, [&](std::uint32_t) {
+            ready = true;
+            loop.stop();
+        });
+        loop.run();
+        if (!ready)
+            return;
+        const int fl = ::fcntl(run.fd, F_GETFL);
+        if (fl < 0 || ::fcntl(run.fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+            run.error = errno;
+            return;
+        }
+    }
     std::thread reader([&] {
         std::vector<std::byte> chunk(chunk_size);
         while (!reader_stop.load()) {
@@ -300,18 +350,51 @@ void run_blocking(Run& run)
     run.eof = eof;
 }
 
-void print_summary(Run& run, double secs)
+/// The summary: text lines, or with --json one JSON object. `overruns`:
+/// the producer_overruns delta, or -1 when the node is not an asyncdev node.
+void print_summary(Run& run, double secs, long long overruns)
 {
     Sink& s = *run.sink;
     s.flush_junk();
     auto& lat = s.latencies();
     std::sort(lat.begin(), lat.end());
     auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+    auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    const double rate = secs > 0 ? static_cast<double>(s.records()) / secs : 0.0;
+    if (run.json) {
+        std::printf("{\"tool\": \"%s\", \"device\": \"%s\", \"mode\": \"%s\", \"records\": %llu, "
+                    "\"bytes\": %llu, \"seconds\": %.6g, \"records_per_s\": %.6g",
+                    tool::prog, tool::json_escape(run.path).c_str(), run.mode_name,
+                    ull(s.records()), ull(s.bytes()), secs, rate);
+        if (lat.empty())
+            std::printf(", \"lat_p50_us\": null, \"lat_p99_us\": null, \"lat_max_us\": null");
+        else
+            std::printf(", \"lat_p50_us\": %.6g, \"lat_p99_us\": %.6g, \"lat_max_us\": %.6g",
+                        us(tool::percentile_sorted(lat, 50)),
+                        us(tool::percentile_sorted(lat, 99)), us(lat.back()));
+        if (run.mode == Mode::sigio)
+            std::printf(", \"signals\": %llu, \"signals_poll_in\": %llu, "
+                        "\"signals_poll_out\": %llu, \"sigio_overflows\": %llu",
+                        ull(run.signals), ull(run.signals_in), ull(run.signals_out),
+                        ull(run.overflows));
+        std::printf(", \"seq_gaps\": %llu, \"bad_records\": %llu, \"non_record_bytes\": %llu",
+                    ull(s.gaps()), ull(s.bad()), ull(s.junk()));
+        if (overruns >= 0)
+            std::printf(", \"overruns\": %lld", overruns);
+        else
+            std::printf(", \"overruns\": null");
+        std::printf(", \"interrupted\": %s, \"timed_out\": %s, \"eof\": %s, \"error\": ",
+                    run.interrupted ? "true" : "false", run.timed_out ? "true" : "false",
+                    run.eof ? "true" : "false");
+        if (run.error)
+            std::printf("\"%s\"}\n", tool::json_escape(std::strerror(run.error)).c_str());
+        else
+            std::printf("null}\n");
+        return;
+    }
     std::printf("--- %s summary: mode %s, %s ---\n", tool::prog, run.mode_name, run.path);
-    std::printf("records    %llu (%llu bytes) in %.3f s, %.1f records/s\n",
-                static_cast<unsigned long long>(s.records()),
-                static_cast<unsigned long long>(s.bytes()), secs,
-                secs > 0 ? static_cast<double>(s.records()) / secs : 0.0);
+    std::printf("records    %llu (%llu bytes) in %.3f s, %.1f records/s\n", ull(s.records()),
+                ull(s.bytes()), secs, rate);
     if (lat.empty())
         std::printf("latency    n/a\n");
     else
@@ -321,14 +404,14 @@ void print_summary(Run& run, double secs)
     if (run.mode == Mode::sigio)
         std::printf("signals    %llu received (%llu POLL_IN, %llu POLL_OUT), %llu SIGIO overflow "
                     "rescans\n",
-                    static_cast<unsigned long long>(run.signals),
-                    static_cast<unsigned long long>(run.signals_in),
-                    static_cast<unsigned long long>(run.signals_out),
-                    static_cast<unsigned long long>(run.overflows));
+                    ull(run.signals), ull(run.signals_in), ull(run.signals_out),
+                    ull(run.overflows));
     std::printf("checks     %llu seq gaps, %llu bad records, %llu non-record bytes\n",
-                static_cast<unsigned long long>(s.gaps()),
-                static_cast<unsigned long long>(s.bad()),
-                static_cast<unsigned long long>(s.junk()));
+                ull(s.gaps()), ull(s.bad()), ull(s.junk()));
+    if (overruns >= 0)
+        std::printf("overruns   %lld (producer_overruns delta)\n", overruns);
+    else
+        std::printf("overruns   n/a (%s is not an asyncdev node)\n", run.path);
 }
 
 } // namespace
@@ -340,11 +423,12 @@ int main(int argc, char** argv)
         {"device", required_argument, nullptr, 'd'}, {"mode", required_argument, nullptr, 'm'},
         {"count", required_argument, nullptr, 'n'},  {"duration", required_argument, nullptr, 't'},
         {"quiet", no_argument, nullptr, 'q'},        {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},      {nullptr, 0, nullptr, 0}};
+        {"version", no_argument, nullptr, 'V'},      {"json", no_argument, nullptr, 'j'},
+        {nullptr, 0, nullptr, 0}};
     Run run;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":d:m:n:t:qhV", longopts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:m:n:t:qjhV", longopts, nullptr)) != -1) {
         switch (c) {
         case 'd': run.path = optarg; break;
         case 'm': {
@@ -371,6 +455,7 @@ int main(int argc, char** argv)
                 usage_error("invalid --duration '%s' (seconds > 0)", optarg);
             break;
         case 'q': run.quiet = true; break;
+        case 'j': run.json = run.quiet = true; break;
         case 'h': usage(); return 0;
         case 'V': tool::print_version(); return 0;
         case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -395,17 +480,26 @@ int main(int argc, char** argv)
         asyncdev::Loop::Watch sigint = loop.watch_signal(SIGINT, on_signal);
         asyncdev::Loop::Watch sigterm = loop.watch_signal(SIGTERM, on_signal);
 
+        // O_NONBLOCK in every mode at open: a named FIFO's open(2) would
+        // otherwise wait for a writer with SIGINT blocked (not interruptible).
         const bool readiness = run.mode == Mode::sigio || run.mode == Mode::epoll;
         std::error_code ec;
-        asyncdev::Device dev =
-            asyncdev::Device::open(run.path, O_RDONLY | (readiness ? O_NONBLOCK : 0), ec);
+        asyncdev::Device dev = asyncdev::Device::open(run.path, O_RDONLY | O_NONBLOCK, ec);
         if (ec)
-            fail("open %s: %s", run.path, ec.message().c_str());
+            fail("open %s: %s", run.path, tool::open_error(run.path, ec.value()).c_str());
         run.fd = dev.fd();
         // Overruns: the producer's counter, before and after (asyncdev nodes only).
         std::error_code sec;
         const asyncdev::Stats before = dev.stats(sec);
         const bool have_stats = !sec;
+        run.gate = !readiness && !have_stats && ::lseek(run.fd, 0, SEEK_CUR) < 0;
+        if (!readiness && !run.gate) {
+            // asyncdev nodes and regular files: blocking (the driver queues
+            // an asynchronous read; O_NONBLOCK would make it fail EAGAIN).
+            const int fl = ::fcntl(run.fd, F_GETFL);
+            if (fl < 0 || ::fcntl(run.fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                fail("fcntl %s: %s", run.path, std::strerror(errno));
+        }
 
         Sink sink(run.count, run.quiet);
         run.sink = &sink;
@@ -456,16 +550,14 @@ int main(int argc, char** argv)
         const double secs = static_cast<double>(tool::now_ns() - start) / 1e9;
         deadline.reset();
 
-        print_summary(run, secs);
+        long long overruns = -1;
         if (have_stats) {
             const asyncdev::Stats after = dev.stats(sec);
             if (!sec)
-                std::printf("overruns   %llu (producer_overruns delta)\n",
-                            static_cast<unsigned long long>(after.producer_overruns -
-                                                            before.producer_overruns));
-        } else {
-            std::printf("overruns   n/a (%s is not an asyncdev node)\n", run.path);
+                overruns = static_cast<long long>(after.producer_overruns -
+                                                  before.producer_overruns);
         }
+        print_summary(run, secs, overruns);
         std::fflush(stdout);
 
         int rc = 0;

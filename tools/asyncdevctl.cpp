@@ -49,13 +49,14 @@ void usage()
         "  -h, --help          this help\n"
         "  -V, --version       version\n"
         "\n"
-        "Examples:\n"
-        "  %s set latency_ns=2ms channels=4\n"
-        "  %s --device /dev/asyncmem stats --json\n"
-        "  %s fault next --errno EIO --count 3\n"
-        "  %s producer start 1000\n"
+        "Exit status:\n"
+        "  0 success, 1 failure, 2 usage error.\n"
         "\n"
-        "Exit status: 0 success, 1 failure, 2 usage error.\n",
+        "Examples:\n"
+        "  $ %s set latency_ns=2ms channels=4\n"
+        "  $ %s --device /dev/asyncmem stats --json\n"
+        "  $ %s fault next --errno EIO --count 3\n"
+        "  $ %s producer start 1000\n",
         tool::prog, asyncdev::fifo_path, asyncdev::fifo_path, tool::prog, tool::prog, tool::prog,
         tool::prog);
 }
@@ -65,7 +66,7 @@ asyncdev::Device open_device(int flags)
     std::error_code ec;
     asyncdev::Device dev = asyncdev::Device::open(device_path, flags | O_NONBLOCK, ec);
     if (ec)
-        fail("open %s: %s", device_path, ec.message().c_str());
+        fail("open %s: %s", device_path, tool::open_error(device_path, ec.value()).c_str());
     return dev;
 }
 
@@ -183,8 +184,18 @@ int cmd_get(const std::vector<std::string>& args)
 {
     if (args.size() != 1)
         usage_error("get: expected one KEY");
-    asyncdev::Device dev = open_device(O_RDONLY);
     const std::string& key = args[0];
+    // Validate before opening: an unknown KEY is a usage error (exit 2)
+    // whatever the state of the device.
+    bool known = key == "capacity" || key == "record_size" || key == "node" ||
+                 key == "abi_version";
+    for (const Value& v : config_values(asyncdev::Config{}))
+        known = known || key == v.key;
+    for (const Value& v : stats_values(asyncdev::Stats{}))
+        known = known || key == v.key;
+    if (!known)
+        usage_error("get: unknown key '%s'", key.c_str());
+    asyncdev::Device dev = open_device(O_RDONLY);
     if (key == "capacity" || key == "record_size" || key == "node" || key == "abi_version") {
         const asyncdev::Info info = check("get info", [&] { return dev.info(); });
         if (key == "capacity")

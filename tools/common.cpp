@@ -11,6 +11,8 @@
 #include <cstring>
 #include <ctime>
 
+#include <unistd.h>
+
 #ifndef ASYNCDEV_VERSION
 #define ASYNCDEV_VERSION "unknown"
 #endif
@@ -59,6 +61,16 @@ void usage_error(const char* fmt, ...)
 void print_version()
 {
     std::printf("%s (asyncdev) %s\n", prog, ASYNCDEV_VERSION);
+}
+
+std::string open_error(const char* path, int err)
+{
+    std::string msg = std::strerror(err);
+    if (err == ENOENT && path && std::strncmp(path, "/dev/async", 10) == 0 &&
+        ::access("/sys/module/asyncdev", F_OK) != 0)
+        msg += " (the asyncdev module is not loaded: run 'modprobe asyncdev', or 'insmod "
+               "asyncdev.ko' from a build tree)";
+    return msg;
 }
 
 bool parse_u64(const char* s, std::uint64_t& out)

@@ -32,6 +32,13 @@ void warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 /// "prog (asyncdev) <version>" on stdout.
 void print_version();
 
+/// The text after "open PATH: " for a failed open of `path` with `err`:
+/// strerror(err), and for a missing /dev/async* node while no asyncdev
+/// module is loaded (no /sys/module/asyncdev), what to do about it:
+/// "No such file or directory (the asyncdev module is not loaded: run
+/// 'modprobe asyncdev', or 'insmod asyncdev.ko' from a build tree)".
+std::string open_error(const char* path, int err);
+
 /// Decimal or 0x-hex unsigned integer, whole string, no sign.
 bool parse_u64(const char* s, std::uint64_t& out);
 /// A finite number >= 0.

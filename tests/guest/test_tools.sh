@@ -62,6 +62,8 @@ for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench; do
 	expect 2 "$t extra-argument-or-unknown-command" $t bogus-argument
 done
 expect 2 "asyncdevctl set nokey=1" asyncdevctl set nokey=1 && has $err "unknown key 'nokey'" "names the bad key"
+expect 2 "asyncdevctl get BADKEY (a usage error, checked before opening)" asyncdevctl -d /dev/nonexistent get BADKEY &&
+	has $err "unknown key 'BADKEY'" "get names the bad key"
 expect 2 "asyncdevctl set channels=abc" asyncdevctl set channels=abc
 expect 2 "asyncdevctl fault next --errno ENOTANERRNO" asyncdevctl fault next --errno ENOTANERRNO
 expect 2 "asyncdevctl fault next --count 0" asyncdevctl fault next --count 0
@@ -188,14 +190,73 @@ done
 asyncdevctl producer stop
 asyncdevctl flush
 
+# SIGINT on a named FIFO, every mode: without a writer (open(2) would wait
+# for one) and with an idle writer (io_submit would read a pipe
+# synchronously): the summary and exit 0 within 5 s.
+# sigint_ends DESC: SIGINT to the watcher $wpid, which must end promptly.
+sigint_ends() {
+	wait_term_blocked $wpid
+	sleep 0.5
+	kill -INT $wpid
+	i=0
+	while kill -0 $wpid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $wpid 2>/dev/null; then
+		bad "$1: still running 5 s after SIGINT ($(cat /proc/$wpid/wchan 2>/dev/null))"
+		kill -9 $wpid; wait $wpid
+		return
+	fi
+	wait $wpid
+	rc=$?
+	[ $rc = 0 ] && ok "$1: SIGINT -> exit 0" || bad "$1: SIGINT -> exit $rc"
+	has $out '^records +0 ' "$1: summary after SIGINT"
+}
+rm -f /tmp/tt.fifo; mkfifo /tmp/tt.fifo
+for m in sigio epoll blocking posix-aio libaio uring; do
+	asyncdev-watch -d /tmp/tt.fifo --mode $m --quiet > $out 2> $err &
+	wpid=$!
+	sigint_ends "watch --mode $m on a FIFO without a writer"
+done
+sleep 600 > /tmp/tt.fifo &
+spid=$!
+for m in sigio epoll blocking posix-aio libaio uring; do
+	asyncdev-watch -d /tmp/tt.fifo --mode $m --quiet > $out 2> $err &
+	wpid=$!
+	sigint_ends "watch --mode $m on an empty FIFO with a writer"
+done
+kill $spid; wait $spid 2>/dev/null
+# Records through a named FIFO, every mode (the watcher opens first: a
+# non-blocking writer's open fails with ENXIO while there is no reader).
+for m in sigio epoll blocking posix-aio libaio uring; do
+	asyncdev-watch -d /tmp/tt.fifo --mode $m --count 40 --duration 20 --quiet > $out 2> $err &
+	wpid=$!
+	wait_term_blocked $wpid
+	sleep 0.3
+	asyncdev-feed -d /tmp/tt.fifo --count 40 --size 200 --quiet || bad "feed to the FIFO failed"
+	wait $wpid
+	rc=$?
+	[ $rc = 0 ] && ok "watch --mode $m: 40 records through a named FIFO" || bad "watch --mode $m through a named FIFO: exit $rc"
+	has $out '^records +40 \(8000 bytes\)' "$m FIFO: 40 records of 200 bytes"
+	has $out '0 seq gaps, 0 bad records, 0 non-record bytes' "$m FIFO: in order and intact"
+done
+rm -f /tmp/tt.fifo
+
 echo "== asyncdev-watch on a regular file: read through to its end"
-: > /tmp/tt.rec	# feed opens, it does not create
-expect 0 "feed --count 300 to a regular file" asyncdev-feed -d /tmp/tt.rec --count 300 --quiet
+rm -f /tmp/tt.rec	# feed creates it
+expect 0 "feed --count 300 to a new regular file" asyncdev-feed -d /tmp/tt.rec --count 300 --quiet
 for m in blocking posix-aio libaio uring; do
 	expect 0 "watch --mode $m on a regular file" timeout 20 asyncdev-watch -d /tmp/tt.rec --mode $m --quiet &&
 		has $out '^records +300 ' "watch --mode $m read the file once, to its end"
 done
+expect 0 "feed --count 5 to it again: truncates" asyncdev-feed -d /tmp/tt.rec --count 5 --quiet
+expect 0 "watch --json on it" asyncdev-watch -d /tmp/tt.rec --mode uring --json &&
+	has $out '^\{"tool": "asyncdev-watch", .*"records": 5, ' "watch --json: 5 records, no stale ones"
 rm -f /tmp/tt.rec
+asyncdevctl flush
+asyncdev-feed --count 20 --quiet
+expect 0 "watch --json on the FIFO" asyncdev-watch --mode epoll --count 20 --json &&
+	has $out '"records": 20, .*"seq_gaps": 0, .*"overruns": 0, ' "watch --json: records, gaps and the overruns delta"
+expect 0 "feed --json" asyncdev-feed --count 3 --json && has $out '^\{"tool": "asyncdev-feed", "device": "/dev/asyncdev", "records": 3, ' "feed --json: 3 records"
+asyncdevctl flush
 
 echo "== asyncdev-bench: every model, short run"
 expect 0 "bench --depth 4 --ops 150 --latency-ns 50us" \
@@ -203,6 +264,9 @@ expect 0 "bench --depth 4 --ops 150 --latency-ns 50us" \
 for m in blocking nonblock epoll sigio posix-aio libaio uring; do
 	has $out "^$m +/dev/async(mem|dev) +150 .* yes " "bench row for $m (150 ops, verified)"
 done
+# The sigio model's notes: what the notifier delivered (callbacks, the
+# signals behind them); the FIFO runs empty here (EAGAIN/op > 0), so signals came.
+has $out '^sigio .* [0-9.]+ EAGAIN/op, [0-9.]*[1-9][0-9.]* signals/op \(POLL_IN [1-9][0-9]*, POLL_OUT [0-9]+\), [0-9.]*[1-9][0-9.]* callbacks/op' "bench sigio: signals and callbacks counted"
 n=$(grep -c '"ran": true' /tmp/tt.json)
 [ "$n" = 7 ] && ok "JSON has 7 results" || bad "JSON has $n results"
 [ "$(asyncdevctl -d /dev/asyncmem get latency_ns)" = 0 ] && ok "bench restored asyncmem latency" || bad "asyncmem latency left at $(asyncdevctl -d /dev/asyncmem get latency_ns)"
