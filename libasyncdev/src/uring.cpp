@@ -5,7 +5,10 @@
 #include "engine_core.h"
 #include "forward_engine.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include <liburing.h>
 
@@ -13,11 +16,20 @@ namespace asyncdev {
 
 namespace {
 constexpr std::uint64_t cancel_tag = 0; // user_data of cancel SQEs; ids start at 1
-}
+/// The most one read or write moves (Linux's MAX_RW_COUNT with 4 KiB
+/// pages); also fits io_uring's 32-bit length. Longer requests are short.
+constexpr std::size_t max_rw = 0x7ffff000;
+/// Delay before retrying an io_uring_submit the kernel refused.
+constexpr std::chrono::milliseconds submit_retry{1};
+} // namespace
 
 class Uring::Impl final : public detail::EngineCore {
 public:
-    Impl(Loop& loop, unsigned depth) : EngineCore(loop, depth)
+    Impl(Loop& loop, unsigned depth)
+        : EngineCore(loop, depth), retry_(loop, [this](std::uint64_t) {
+              retry_armed_ = false;
+              process(); // reaps, then pushes what is left in the SQ ring
+          })
     {
         if (int rc = ::io_uring_queue_init(static_cast<unsigned>(this->depth()), &ring_, 0); rc < 0)
             throw_system_error(-rc, "io_uring_queue_init");
@@ -45,14 +57,40 @@ private:
         return sqe;
     }
 
+    /// Pushes every SQE of the ring to the kernel; false if some remain
+    /// (io_uring_submit failed: -EAGAIN, -EBUSY, ...). The SQEs stay in
+    /// the ring and go with the next successful io_uring_submit.
+    bool flush() noexcept
+    {
+        while (::io_uring_sq_ready(&ring_) > 0) {
+            const int rc = ::io_uring_submit(&ring_);
+            if (rc == -EINTR)
+                continue;
+            if (rc <= 0)
+                return false;
+        }
+        return true;
+    }
+
+    /// flush(), and if the kernel refused, a retry in a later loop turn
+    /// (after reaping: -EBUSY asks for that) so that requests marked in
+    /// flight reach the kernel without another submit() from the user.
     void enter() noexcept
     {
-        int rc;
-        do
-            rc = ::io_uring_submit(&ring_);
-        while (rc == -EINTR);
-        // Other errors (-EAGAIN, -EBUSY) leave the SQEs in the ring; they
-        // go out with the next submit, made after the next reap.
+        if (!flush())
+            arm_retry();
+    }
+
+    void arm_retry() noexcept
+    {
+        if (retry_armed_)
+            return;
+        try {
+            retry_.start(submit_retry);
+            retry_armed_ = true;
+        } catch (...) {
+            kick(); // no timer: retry in the next loop batch instead
+        }
     }
 
     void kernel_submit(std::span<Request* const> batch) override
@@ -65,10 +103,10 @@ private:
             const auto off = r->offset;
             switch (r->op) {
             case Request::Op::read:
-                ::io_uring_prep_read(sqe, fd, r->buf, static_cast<unsigned>(r->len), off);
+                ::io_uring_prep_read(sqe, fd, r->buf, rw_len(*r), off);
                 break;
             case Request::Op::write:
-                ::io_uring_prep_write(sqe, fd, r->buf, static_cast<unsigned>(r->len), off);
+                ::io_uring_prep_write(sqe, fd, r->buf, rw_len(*r), off);
                 break;
             case Request::Op::readv:
                 ::io_uring_prep_readv(sqe, fd, r->iov.data(), static_cast<unsigned>(r->iov.size()), off);
@@ -95,16 +133,22 @@ private:
 
     void reap(bool wait) override
     {
-        if (::io_uring_sq_ready(&ring_) > 0)
-            enter();
+        flush();
         if (wait) {
-            struct io_uring_cqe* cqe;
-            int rc;
-            do
-                rc = ::io_uring_wait_cqe(&ring_, &cqe);
-            while (rc == -EINTR || rc == -EAGAIN);
-            if (rc < 0)
-                throw_system_error(-rc, "io_uring_wait_cqe");
+            // Wait only once everything is in the kernel: a CQE for an SQE
+            // still in the ring never comes.
+            while (::io_uring_cq_ready(&ring_) == 0) {
+                if (!flush()) {
+                    std::this_thread::sleep_for(submit_retry);
+                    continue;
+                }
+                struct io_uring_cqe* cqe;
+                const int rc = ::io_uring_wait_cqe(&ring_, &cqe);
+                if (rc == 0)
+                    break;
+                if (rc != -EINTR && rc != -EAGAIN)
+                    throw_system_error(-rc, "io_uring_wait_cqe");
+            }
         }
         struct io_uring_cqe* cqe;
         unsigned head, n = 0;
@@ -115,9 +159,17 @@ private:
                 complete(cqe->user_data, cqe->res);
         }
         ::io_uring_cq_advance(&ring_, n);
+        enter(); // after reaping: what -EBUSY waited for
+    }
+
+    static unsigned rw_len(const Request& r) noexcept
+    {
+        return static_cast<unsigned>(std::min(r.len, max_rw));
     }
 
     struct io_uring ring_{};
+    Timer retry_; // flush() retries while the kernel refuses SQEs
+    bool retry_armed_ = false;
 };
 
 Uring::Uring(Loop& loop, unsigned depth) : impl_(std::make_unique<Impl>(loop, depth)) {}
