@@ -175,6 +175,18 @@ private:
 Uring::Uring(Loop& loop, unsigned depth) : impl_(std::make_unique<Impl>(loop, depth)) {}
 Uring::~Uring() = default;
 
+std::unique_ptr<Uring> Uring::create(Loop& loop, unsigned depth, std::error_code& ec)
+{
+    loop.check_loop_thread("asyncdev::Uring::create");
+    ec.clear();
+    try {
+        return std::make_unique<Uring>(loop, depth);
+    } catch (const std::system_error& e) {
+        ec = e.code();
+    }
+    return nullptr;
+}
+
 ASYNCDEV_FORWARD_ENGINE(Uring)
 ASYNCDEV_FORWARD_VECTORED(Uring)
 

@@ -6,6 +6,7 @@
 #include <asyncdev/loop.h>
 
 #include <memory>
+#include <system_error>
 
 namespace asyncdev {
 
@@ -24,8 +25,17 @@ namespace asyncdev {
 /// Constructed and used on the loop thread; the Loop must outlive it.
 class Uring final : public IoEngine {
 public:
-    /// Throws std::system_error "io_uring_queue_init: ..." etc.
+    /// Throws std::system_error "io_uring_queue_init: ..." etc. (EINVAL
+    /// for a depth over the kernel's 32768 entries, ENOMEM when locked
+    /// memory runs out, EPERM when io_uring is disabled by sysctl
+    /// kernel.io_uring_disabled, ENOSYS without io_uring).
     explicit Uring(Loop& loop, unsigned depth = 128);
+    /// Non-throwing setup, in the style of Device::open: on failure `ec`
+    /// is set (the errno of the failing call, std::system_category) and
+    /// the result is null; on success `ec` is cleared. Still throws
+    /// std::logic_error off the loop thread (a precondition) and
+    /// std::bad_alloc.
+    static std::unique_ptr<Uring> create(Loop& loop, unsigned depth, std::error_code& ec);
     ~Uring() override;
     Uring(const Uring&) = delete;
     Uring& operator=(const Uring&) = delete;
