@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include <liburing.h>
@@ -16,6 +17,9 @@ namespace asyncdev {
 
 namespace {
 constexpr std::uint64_t cancel_tag = 0; // user_data of cancel SQEs; ids start at 1
+/// user_data of a linked timeout: its request's id with the top bit set
+/// (ids count up from 1 and never get there).
+constexpr std::uint64_t timeout_bit = std::uint64_t{1} << 63;
 /// The most one read or write moves (Linux's MAX_RW_COUNT with 4 KiB
 /// pages); also fits io_uring's 32-bit length. Longer requests are short.
 constexpr std::size_t max_rw = 0x7ffff000;
@@ -31,7 +35,9 @@ public:
               process(); // reaps, then pushes what is left in the SQ ring
           })
     {
-        if (int rc = ::io_uring_queue_init(static_cast<unsigned>(this->depth()), &ring_, 0); rc < 0)
+        // Two SQEs per request: an operation and its linked timeout.
+        if (int rc = ::io_uring_queue_init(static_cast<unsigned>(2 * this->depth()), &ring_, 0);
+            rc < 0)
             throw_system_error(-rc, "io_uring_queue_init");
         if (int rc = ::io_uring_register_eventfd(&ring_, wake_fd()); rc < 0) {
             ::io_uring_queue_exit(&ring_);
@@ -42,6 +48,16 @@ public:
     {
         drain();
         ::io_uring_queue_exit(&ring_);
+    }
+
+    void set_timeout(RequestId id, std::chrono::nanoseconds timeout)
+    {
+        if (timeout.count() <= 0)
+            throw std::invalid_argument("asyncdev::Uring: timeout must be > 0");
+        Request* r = find(id);
+        r->has_timeout = true;
+        r->ts.tv_sec = timeout.count() / 1'000'000'000;
+        r->ts.tv_nsec = timeout.count() % 1'000'000'000;
     }
 
 private:
@@ -96,6 +112,11 @@ private:
     void kernel_submit(std::span<Request* const> batch) override
     {
         for (Request* r : batch) {
+            if (r->has_timeout && ::io_uring_sq_space_left(&ring_) < 2) {
+                enter(); // the pair must go in one submission
+                if (::io_uring_sq_space_left(&ring_) < 2)
+                    break; // stays queued
+            }
             struct io_uring_sqe* sqe = get_sqe();
             if (!sqe)
                 break; // stays queued
@@ -116,6 +137,12 @@ private:
                 break;
             }
             ::io_uring_sqe_set_data64(sqe, r->id);
+            if (r->has_timeout) {
+                sqe->flags |= IOSQE_IO_LINK;
+                struct io_uring_sqe* tsqe = ::io_uring_get_sqe(&ring_); // space checked above
+                ::io_uring_prep_link_timeout(tsqe, &r->ts, 0);
+                ::io_uring_sqe_set_data64(tsqe, r->id | timeout_bit);
+            }
             mark_in_kernel(*r);
         }
         enter();
@@ -156,10 +183,31 @@ private:
         {
             ++n;
             if (cqe->user_data != cancel_tag)
-                complete(cqe->user_data, cqe->res);
+                on_cqe(cqe->user_data, cqe->res);
         }
         ::io_uring_cq_advance(&ring_, n);
         enter(); // after reaping: what -EBUSY waited for
+    }
+
+    /// A request with a linked timeout completes once both of its CQEs
+    /// are in; cancelled by its timeout, it reports -ETIMEDOUT.
+    void on_cqe(std::uint64_t data, int res) noexcept
+    {
+        const RequestId id = data & ~timeout_bit;
+        Request* r = find(id);
+        if (!r || !r->has_timeout) {
+            complete(id, res);
+            return;
+        }
+        if (data & timeout_bit) {
+            r->timeout_cqe = true;
+            r->timed_out = res == -ETIME;
+        } else {
+            r->op_cqe = true;
+            r->res = res;
+        }
+        if (r->op_cqe && r->timeout_cqe)
+            complete(id, r->timed_out && r->res == -ECANCELED ? -ETIMEDOUT : r->res);
     }
 
     static unsigned rw_len(const Request& r) noexcept
@@ -174,6 +222,26 @@ private:
 
 Uring::Uring(Loop& loop, unsigned depth) : impl_(std::make_unique<Impl>(loop, depth)) {}
 Uring::~Uring() = default;
+
+RequestId Uring::read(int fd, std::span<std::byte> buf, std::uint64_t off, Completion cb,
+                      std::chrono::nanoseconds timeout)
+{
+    if (timeout.count() <= 0)
+        throw std::invalid_argument("asyncdev::Uring::read: timeout must be > 0");
+    const RequestId id = read(fd, buf, off, std::move(cb));
+    impl_->set_timeout(id, timeout);
+    return id;
+}
+
+RequestId Uring::write(int fd, std::span<const std::byte> buf, std::uint64_t off, Completion cb,
+                       std::chrono::nanoseconds timeout)
+{
+    if (timeout.count() <= 0)
+        throw std::invalid_argument("asyncdev::Uring::write: timeout must be > 0");
+    const RequestId id = write(fd, buf, off, std::move(cb));
+    impl_->set_timeout(id, timeout);
+    return id;
+}
 
 std::unique_ptr<Uring> Uring::create(Loop& loop, unsigned depth, std::error_code& ec)
 {

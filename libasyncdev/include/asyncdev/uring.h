@@ -5,6 +5,7 @@
 #include <asyncdev/io_engine.h>
 #include <asyncdev/loop.h>
 
+#include <chrono>
 #include <memory>
 #include <system_error>
 
@@ -48,6 +49,17 @@ public:
                     Completion done) override;
     RequestId writev(int fd, std::span<const iovec> iov, std::uint64_t offset,
                      Completion done) override;
+    /// read()/write() bounded by a linked timeout (IOSQE_IO_LINK +
+    /// IORING_OP_LINK_TIMEOUT): unless the request completes within
+    /// `timeout` (> 0, else std::invalid_argument) of entering the kernel
+    /// (time spent in the userspace backlog does not count), the kernel
+    /// cancels it and the callback gets -ETIMEDOUT; a request that
+    /// completed anyway reports its real result. cancel() still gives
+    /// -ECANCELED.
+    RequestId read(int fd, std::span<std::byte> buf, std::uint64_t offset, Completion done,
+                   std::chrono::nanoseconds timeout);
+    RequestId write(int fd, std::span<const std::byte> buf, std::uint64_t offset,
+                    Completion done, std::chrono::nanoseconds timeout);
     std::size_t submit() override;
     bool cancel(RequestId id) override;
     void abandon(RequestId id) noexcept override;
