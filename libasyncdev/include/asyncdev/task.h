@@ -506,7 +506,24 @@ when_all(std::vector<Task<T>> tasks)
 // ---- awaitables ----
 
 /// Options of one awaited request: async_read()/async_write() with a Loop.
-struct IoOptions {
+/// Written `tok`, `50ms` or `{tok, 50ms}` at the call. (A class with
+/// constructors, not an aggregate: GCC 12 destroys an aggregate temporary
+/// twice when it appears in a co_await expression.)
+class IoOptions {
+public:
+    IoOptions() = default;
+    IoOptions(std::stop_token s) noexcept : stop(std::move(s)) {} // NOLINT: implicit
+    template <class Rep, class Period>
+    IoOptions(std::chrono::duration<Rep, Period> t) // NOLINT: implicit
+        : timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(t))
+    {
+    }
+    template <class Rep, class Period>
+    IoOptions(std::stop_token s, std::chrono::duration<Rep, Period> t)
+        : stop(std::move(s)), timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(t))
+    {
+    }
+
     /// When stop is requested (from any thread), the request is cancelled
     /// through the backend's cancel(); the awaiting coroutine resumes, on
     /// the loop thread, with -ECANCELED if the cancellation won, otherwise
