@@ -23,6 +23,8 @@ constexpr std::uint64_t timeout_bit = std::uint64_t{1} << 63;
 /// The most one read or write moves (Linux's MAX_RW_COUNT with 4 KiB
 /// pages); also fits io_uring's 32-bit length. Longer requests are short.
 constexpr std::size_t max_rw = 0x7ffff000;
+/// IORING_MAX_ENTRIES: the most SQ entries io_uring_queue_init accepts.
+constexpr std::size_t max_entries = 32768;
 /// Delay before retrying an io_uring_submit the kernel refused.
 constexpr std::chrono::milliseconds submit_retry{1};
 } // namespace
@@ -35,9 +37,11 @@ public:
               process(); // reaps, then pushes what is left in the SQ ring
           })
     {
-        // Two SQEs per request: an operation and its linked timeout.
-        if (int rc = ::io_uring_queue_init(static_cast<unsigned>(2 * this->depth()), &ring_, 0);
-            rc < 0)
+        // Two SQEs per request (an operation and its linked timeout) up to
+        // io_uring's 32768 entries; beyond, pairs wait for space.
+        const std::size_t d = this->depth();
+        const auto sq = static_cast<unsigned>(d <= max_entries / 2 ? 2 * d : d);
+        if (int rc = ::io_uring_queue_init(sq, &ring_, 0); rc < 0)
             throw_system_error(-rc, "io_uring_queue_init");
         if (int rc = ::io_uring_register_eventfd(&ring_, wake_fd()); rc < 0) {
             ::io_uring_queue_exit(&ring_);

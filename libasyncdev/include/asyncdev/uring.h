@@ -18,6 +18,11 @@ namespace asyncdev {
 /// the kernel (the rest wait in a userspace backlog), cancellation with
 /// IORING_OP_ASYNC_CANCEL, and an orderly drain in the destructor (cancel
 /// everything, wait for every CQE, then io_uring_queue_exit).
+/// An io_uring_submit the kernel refuses (-EAGAIN, -EBUSY) leaves the SQEs
+/// in the ring: they are pushed again after the next reap and from a 1 ms
+/// Timer, so requests never wait for another submit() from the user.
+/// Reads and writes longer than 0x7ffff000 bytes (Linux's MAX_RW_COUNT;
+/// io_uring's length is 32 bits) transfer at most that: a short transfer.
 ///
 /// Unlike libaio, io_uring completes reads on pipes, sockets and an empty
 /// /dev/asyncdev asynchronously (it polls internally), and such waits can
