@@ -82,8 +82,7 @@ bool run(asyncdev::Loop& loop, B& io, int fd)
         int p[2];
         if (::pipe2(p, O_CLOEXEC) < 0)
             return false;
-        std::stop_source never;
-        const ssize_t r = asyncdev::sync_wait(loop, bounded_read(loop, io, p[0], never.get_token()));
+        const ssize_t r = asyncdev::sync_wait(loop, bounded_read(loop, io, p[0], std::stop_token{}));
         std::printf("read on an empty pipe with a 20 ms timeout: %s\n", std::strerror(static_cast<int>(-r)));
         std::stop_source src;
         src.request_stop();
