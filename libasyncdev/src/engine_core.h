@@ -14,6 +14,7 @@
 
 #include <aio.h>
 #include <libaio.h>
+#include <linux/time_types.h>
 
 namespace asyncdev::detail {
 
@@ -49,6 +50,15 @@ struct Request {
     /// kernel (only with `bounce`): its callback is gone and `buf` must not
     /// be touched; it stays here until the kernel is done with `bounce`.
     bool abandoned = false;
+    /// Uring only: a linked timeout (IORING_OP_LINK_TIMEOUT) bounds the
+    /// request when set. The request stays in the kernel until both CQEs
+    /// (the operation's and the timeout's) have arrived; `res` holds the
+    /// operation's meanwhile.
+    bool has_timeout = false;
+    bool op_cqe = false;      ///< the operation's CQE has arrived
+    bool timeout_cqe = false; ///< the timeout's CQE has arrived
+    bool timed_out = false;   ///< the timeout's CQE said it fired (-ETIME)
+    __kernel_timespec ts{};   ///< read by the kernel when it takes the SQE
     union {
         struct iocb iocb;   // AioContext
         struct aiocb aiocb; // PosixAio
