@@ -33,13 +33,20 @@ std::atomic<unsigned> fork_generation{0};
 
 // ---- the process-wide signal registry ----
 // Per signal: how many Loops watch it, the disposition from before the
-// first of them, and their loop threads. Guarded by sig_mu (also held
-// across fork(), so that a child never inherits it locked). The handler
-// reads only the atomics below, which are written before it is installed.
+// first of them, and the threads of those Loops (with how many Loops each
+// and whether the thread had the signal blocked before the first). Guarded
+// by sig_mu (also held across fork(), so that a child never inherits it
+// locked). The handler reads only the atomics below, which are written
+// before it is installed.
+struct ThreadUse {
+    pid_t tid;
+    int loops;
+    bool was_blocked;
+};
 struct SignalSlot {
     int users = 0;
     struct sigaction previous {};
-    std::vector<pid_t> tids; // one entry per watching Loop, oldest first
+    std::vector<ThreadUse> threads; // oldest first
 };
 std::mutex sig_mu;
 SignalSlot& slot(int signo)
@@ -118,7 +125,7 @@ bool is_ours(const struct sigaction& sa)
     return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == forward_handler;
 }
 
-// A Loop starts watching `signo` from thread `tid`.
+// A Loop of thread `tid` (the calling thread) starts watching `signo`.
 void acquire_signal(int signo, pid_t tid)
 {
     std::lock_guard lock(sig_mu);
@@ -141,36 +148,55 @@ void acquire_signal(int signo, pid_t tid)
         s.previous = old;
     }
     ++s.users;
-    s.tids.push_back(tid);
-    forward_tid[signo].store(s.tids.front(), std::memory_order_relaxed);
+    auto t = std::find_if(s.threads.begin(), s.threads.end(),
+                          [tid](const ThreadUse& u) { return u.tid == tid; });
+    if (t != s.threads.end()) {
+        ++t->loops;
+    } else {
+        sigset_t one, old;
+        sigemptyset(&one);
+        sigaddset(&one, signo);
+        pthread_sigmask(SIG_BLOCK, &one, &old);
+        s.threads.push_back({tid, 1, sigismember(&old, signo) == 1});
+    }
+    forward_tid[signo].store(s.threads.front().tid, std::memory_order_relaxed);
 }
 
-// A Loop stops watching `signo` (still blocked in its thread). The last
-// one puts the previous disposition back, unless someone replaced the
-// library's handler since; if `consume`, it first takes what is still
-// pending of the signal for this thread, or the default action
-// (terminate, for SIGIO and real-time signals) would run on unblocking.
-// While other Loops watch it the library's handler stays and forwards it.
-void release_signal(int signo, pid_t tid, bool consume) noexcept
+// A Loop of thread `tid` (the calling thread) stops watching `signo`. The
+// thread's mask is put back when its last Loop goes; before unblocking,
+// the last watch in the process takes what is still pending of the
+// signal, or the default action (terminate, for SIGIO and real-time
+// signals) would run (while other Loops watch it, the library's handler
+// stays and forwards it instead). The last one also puts the previous
+// disposition back, unless someone replaced the library's handler since.
+void release_signal(int signo, pid_t tid) noexcept
 {
     std::lock_guard lock(sig_mu);
     SignalSlot& s = slot(signo);
-    if (auto it = std::find(s.tids.begin(), s.tids.end(), tid); it != s.tids.end())
-        s.tids.erase(it);
-    forward_tid[signo].store(s.tids.empty() ? 0 : s.tids.front(), std::memory_order_relaxed);
-    if (--s.users > 0)
-        return;
-    if (consume) {
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, signo);
-        const timespec zero = {0, 0};
-        while (::sigtimedwait(&one, nullptr, &zero) == signo) {
-        }
+    bool unblock = false;
+    auto t = std::find_if(s.threads.begin(), s.threads.end(),
+                          [tid](const ThreadUse& u) { return u.tid == tid; });
+    if (t != s.threads.end() && --t->loops == 0) {
+        unblock = !t->was_blocked;
+        s.threads.erase(t);
     }
-    struct sigaction cur {};
-    if (::sigaction(signo, nullptr, &cur) == 0 && is_ours(cur))
-        (void)::sigaction(signo, &s.previous, nullptr);
+    forward_tid[signo].store(s.threads.empty() ? 0 : s.threads.front().tid,
+                             std::memory_order_relaxed);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (--s.users == 0) {
+        if (unblock) {
+            const timespec zero = {0, 0};
+            while (::sigtimedwait(&one, nullptr, &zero) == signo) {
+            }
+        }
+        struct sigaction cur {};
+        if (::sigaction(signo, nullptr, &cur) == 0 && is_ours(cur))
+            (void)::sigaction(signo, &s.previous, nullptr);
+    }
+    if (unblock)
+        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
 }
 
 // The siginfo a handler would have received, rebuilt from the signalfd's.
@@ -363,19 +389,13 @@ void Loop::remove(std::uint64_t id) noexcept
     std::erase_if(st.watches, [id](const auto& w) { return w.first == id; });
     if (!st.watches.empty())
         return;
-    const bool was_blocked = st.was_blocked;
     signals_.erase(signo);
     try {
         update_signalfd();
     } catch (...) {
         // signalfd() cannot fail when narrowing an existing mask.
     }
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    release_signal(signo, tid_, !was_blocked);
-    if (!was_blocked)
-        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    release_signal(signo, tid_);
 }
 
 // ---- signals ----
@@ -383,16 +403,15 @@ void Loop::remove(std::uint64_t id) noexcept
 Loop::Watch Loop::watch_signal(int signo, SignalCallback cb)
 {
     check_loop_thread("Loop::watch_signal");
-    sigset_t one, old;
+    sigset_t one;
     sigemptyset(&one);
     if (signo <= 0 || signo >= _NSIG || sigaddset(&one, signo) < 0)
         throw_system_error(EINVAL, "sigaddset");
     const std::uint64_t id = next_id_++;
     const bool fresh = !signals_.contains(signo);
     if (fresh) {
-        acquire_signal(signo, tid_); // throws for SIGKILL, SIGSTOP
-        pthread_sigmask(SIG_BLOCK, &one, &old);
-        signals_[signo].was_blocked = sigismember(&old, signo) == 1;
+        acquire_signal(signo, tid_); // throws for SIGKILL, SIGSTOP; blocks it here
+        signals_.try_emplace(signo);
     }
     auto& st = signals_.at(signo);
     st.watches.emplace_back(id, std::make_shared<SignalEntry>(SignalEntry{std::move(cb)}));

@@ -79,8 +79,9 @@ namespace asyncdev {
 ///    whatever the order in which Loops and watches are destroyed, the
 ///    recorded disposition is put back, unless someone else has replaced
 ///    the library's handler in between (then theirs stays).
-///  * Each Loop blocks the signal in its own thread while it watches it and
-///    puts the thread's mask back when its last watch goes.
+///  * Each Loop blocks the signal in its own thread while it watches it;
+///    the thread's mask is put back when the last Loop of that thread
+///    watching it lets go (unless it was blocked before the first).
 ///  * The library's handler only runs in a thread that does not block the
 ///    signal. If the recorded disposition was a handler, it calls that
 ///    handler (chaining) and nothing else; if it was SIG_IGN, it does
@@ -252,7 +253,6 @@ private:
     struct SignalEntry;
     struct SignalState {
         std::vector<std::pair<std::uint64_t, std::shared_ptr<SignalEntry>>> watches;
-        bool was_blocked = false; // blocked in the loop thread before us
     };
 
     void remove(std::uint64_t id) noexcept;
