@@ -673,8 +673,9 @@ void Loop::run()
     stop_.store(false, std::memory_order_relaxed);
 }
 
-bool Loop::busy()
+bool Loop::pending()
 {
+    check_loop_thread("Loop::pending");
     if (!ready_.empty() || !signal_backlog_.empty())
         return true;
     {
@@ -697,9 +698,9 @@ std::size_t Loop::run_until_idle()
     check_loop_thread("Loop::run_until_idle");
     std::size_t ran = 0;
     while (!stop_.load(std::memory_order_acquire)) {
-        const bool pending = busy();
-        ran += wait_and_dispatch(pending ? -1 : 0);
-        if (!pending && !busy())
+        const bool busy = pending();
+        ran += wait_and_dispatch(busy ? -1 : 0);
+        if (!busy && !pending())
             break;
     }
     std::lock_guard lock(post_mu_); // as in run()

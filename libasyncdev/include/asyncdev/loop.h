@@ -164,6 +164,10 @@ public:
     /// outside events that may never come. What is ready when it is called
     /// is dispatched even if nothing is pending.
     std::size_t run_until_idle();
+    /// True while something is pending in the sense of run_until_idle();
+    /// a foreign loop driving this one through native_handle() uses it to
+    /// know when it may stop. Loop thread only (calls the work probes).
+    bool pending();
     /// Waits for events (forever) and dispatches one batch; returns the
     /// number of callbacks run.
     std::size_t run_once();
@@ -259,7 +263,6 @@ private:
     void modify(std::uint64_t id, std::uint32_t events);
     void update_signalfd();
     void check_not_forked(const char* call) const;
-    bool busy();
     std::size_t dispatch_posted();
     std::size_t dispatch_signals();
     std::size_t run_signal_backlog();
