@@ -358,6 +358,7 @@ Loop::Watch Loop::watch_fd(int fd, std::uint32_t events, FdCallback cb)
 
 void Loop::modify(std::uint64_t id, std::uint32_t events)
 {
+    check_loop_thread("Loop::Watch::modify");
     auto it = fds_.find(id);
     if (it == fds_.end())
         throw std::logic_error("Loop::Watch::modify: not an fd watch");
@@ -716,7 +717,7 @@ struct Timer::Armed {
 };
 
 Timer::Timer(Loop& loop, Callback cb)
-    : fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
+    : loop_(&loop), fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
       armed_(std::make_shared<Armed>())
 {
     if (!fd_)
@@ -747,6 +748,7 @@ timespec to_timespec(std::chrono::nanoseconds d)
 
 void Timer::start(std::chrono::nanoseconds first, std::chrono::nanoseconds interval)
 {
+    loop_->check_loop_thread("Timer::start"); // the timerfd is shared after fork()
     itimerspec its{};
     its.it_value = to_timespec(std::max(first, std::chrono::nanoseconds(1)));
     its.it_interval = to_timespec(interval);
@@ -758,6 +760,7 @@ void Timer::start(std::chrono::nanoseconds first, std::chrono::nanoseconds inter
 
 void Timer::stop()
 {
+    loop_->check_loop_thread("Timer::stop");
     itimerspec its{};
     if (::timerfd_settime(fd_.get(), 0, &its, nullptr) < 0)
         throw_errno("timerfd_settime");

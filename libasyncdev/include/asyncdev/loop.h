@@ -315,12 +315,15 @@ public:
     Timer(Loop& loop, Callback cb);
     /// Arms the timer: first expiry after `first` (> 0), then every
     /// `interval` if non-zero. Re-arming replaces the previous setting.
+    /// start() and stop() throw std::logic_error off the loop thread or in
+    /// a forked child (the timerfd is shared with the parent).
     void start(std::chrono::nanoseconds first,
                std::chrono::nanoseconds interval = std::chrono::nanoseconds::zero());
     void stop();
 
 private:
     struct Armed;
+    Loop* loop_;
     UniqueFd fd_;
     std::shared_ptr<Armed> armed_;
     Loop::Watch work_;
