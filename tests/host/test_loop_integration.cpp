@@ -171,11 +171,14 @@ static void test_run_once_takes_any_duration(void**)
 
 namespace {
 asyncdev::Loop* signal_loop = nullptr;
-volatile std::sig_atomic_t flag = 0;
+// Set in a handler running on another thread: a lock-free atomic, not
+// volatile sig_atomic_t (which only covers the interrupted thread).
+std::atomic<int> flag{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 void stop_handler(int) { signal_loop->stop_from_signal(); }
 void wake_handler(int)
 {
-    flag = 1;
+    flag.store(1);
     signal_loop->wakeup();
 }
 
@@ -256,7 +259,7 @@ static void test_wakeup_from_signal_handler_returns_run_once(void**)
         std::this_thread::sleep_for(30ms);
         ::pthread_kill(target.t.native_handle(), SIGUSR1);
     });
-    while (!flag)
+    while (!flag.load())
         loop.run_once(); // forever, unless woken
     kicker.join();
     signal_loop = nullptr;

@@ -200,8 +200,9 @@ public:
     void stop_from_signal() noexcept;
     /// Makes a run_once() waiting now (or the next one) return, running no
     /// callback of its own. Async-signal-safe and thread-safe, like
-    /// stop_from_signal(): the classic use is a handler setting a
-    /// `volatile std::sig_atomic_t` flag and calling wakeup().
+    /// stop_from_signal(): the classic use is a handler setting a flag
+    /// (a lock-free std::atomic if the handler may run on another thread)
+    /// and calling wakeup().
     void wakeup() noexcept;
 
     /// Queues `cb` to run on the loop thread in a later batch. Thread-safe;
