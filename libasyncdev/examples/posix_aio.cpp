@@ -1,4 +1,5 @@
-// POSIX AIO (aiocb): a write, then a lio_listio batch of reads, with
+// POSIX AIO (aiocb): a write, then a batch of reads (one submit(), one
+// aio_read each, so that each request succeeds or fails on its own), with
 // completions routed into the loop by a real-time signal or (argument
 // "thread") by SIGEV_THREAD + Loop::post.
 //   usage: example_posix_aio [path] [signal|thread]   (default /dev/asyncmem)
@@ -33,7 +34,7 @@ int main(int argc, char** argv)
         aio.write(dev.fd(), out, 0, [&](ssize_t res) {
             std::printf("write: %zd\n", res);
             ok &= res == static_cast<ssize_t>(out.size());
-            // Read it back in pieces: one lio_listio.
+            // Read it back in pieces: one submit() for all of them.
             for (std::size_t part = 0; part < parts; ++part) {
                 ++pending;
                 std::span<std::byte> piece(in.data() + part * part_len, part_len);

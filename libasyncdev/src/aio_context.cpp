@@ -19,6 +19,8 @@ public:
     }
     ~Impl() override
     {
+        if (loop_.forked())
+            return; // the AIO context is the parent's (invalid in the child)
         drain();
         ::io_destroy(ctx_);
     }
@@ -98,6 +100,19 @@ private:
 
 AioContext::AioContext(Loop& loop, unsigned depth) : impl_(std::make_unique<Impl>(loop, depth)) {}
 AioContext::~AioContext() = default;
+
+std::unique_ptr<AioContext> AioContext::create(Loop& loop, unsigned depth, std::error_code& ec)
+{
+    ec.clear();
+    try {
+        return std::make_unique<AioContext>(loop, depth);
+    } catch (const std::system_error& e) {
+        ec = e.code();
+    } catch (const std::bad_alloc&) {
+        ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    return nullptr;
+}
 
 ASYNCDEV_FORWARD_ENGINE(AioContext)
 ASYNCDEV_FORWARD_VECTORED(AioContext)

@@ -23,6 +23,9 @@ EngineCore::EngineCore(Loop& loop, std::size_t depth)
         (void)::eventfd_read(wakefd_.get(), &n);
         process();
     });
+    // Pending work for Loop::run_until_idle(): submitted, not yet delivered.
+    work_ = loop_.watch_work(
+        [this] { return in_flight_ > 0 || !backlog_.empty() || !completed_.empty(); });
 }
 
 EngineCore::~EngineCore()

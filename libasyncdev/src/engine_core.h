@@ -136,6 +136,7 @@ private:
     std::deque<RequestId> completed_;
     UniqueFd wakefd_;
     Loop::Watch watch_;
+    Loop::Watch work_;             // run_until_idle() probe
     Liveness* liveness_ = nullptr; // innermost running dispatch()
 };
 

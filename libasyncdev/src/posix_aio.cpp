@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -62,6 +63,13 @@ public:
 
     ~Impl() override
     {
+        if (loop_.forked()) {
+            // glibc's helper threads, and the notifications, are the
+            // parent's: nothing to cancel or wait for here. (The registry
+            // is left alone: a parent thread may have held its mutex.)
+            watch_.reset();
+            return;
+        }
         drain();
         // glibc raises the notification while holding its request mutex,
         // which aio_suspend takes: after this call every signal for our
@@ -74,6 +82,23 @@ public:
     }
 
     Notify notify() const noexcept { return notify_; }
+
+    // cancel() that tells the truth (see posix_aio.h).
+    bool cancel_truthfully(RequestId id)
+    {
+        loop_.check_loop_thread("PosixAio::cancel");
+        Request* r = find(id);
+        if (!r)
+            return false;
+        if (r->state != Request::State::in_kernel)
+            return cancel(id); // prepared/queued: -ECANCELED, true; done: false
+        const int rc = ::aio_cancel(r->fd, &r->u.aiocb);
+        if (rc == AIO_CANCELED || rc == AIO_ALLDONE) {
+            if (collect(*r))
+                kick();
+        }
+        return rc == AIO_CANCELED; // AIO_NOTCANCELED, AIO_ALLDONE, -1: false
+    }
 
     bool wait(RequestId id, std::chrono::nanoseconds timeout)
     {
@@ -166,8 +191,12 @@ private:
         if (err == EINPROGRESS)
             return false;
         const ssize_t ret = ::aio_return(&r.u.aiocb);
-        if (!err && ret > 0 && r.bounce && r.op == Request::Op::read && !r.abandoned)
-            std::memcpy(r.buf, r.bounce.get(), static_cast<std::size_t>(ret));
+        if (!err && ret > 0 && r.bounce && !r.abandoned) {
+            if (r.op == Request::Op::read)
+                std::memcpy(r.buf, r.bounce.get(), static_cast<std::size_t>(ret));
+            else if (r.op == Request::Op::readv)
+                scatter(r, static_cast<std::size_t>(ret));
+        }
         complete(r.id, err ? -static_cast<ssize_t>(err) : ret);
         return true;
     }
@@ -184,20 +213,54 @@ private:
         return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
     }
 
-    void prep(Request& r)
+    static void scatter(const Request& r, std::size_t n) noexcept
     {
-        if (!r.bounce && may_block_for_ever(r.fd)) {
+        const std::byte* from = r.bounce.get();
+        for (const iovec& v : r.iov) {
+            const std::size_t k = std::min(n, v.iov_len);
+            if (k == 0)
+                break;
+            std::memcpy(v.iov_base, from, k);
+            from += k;
+            n -= k;
+        }
+    }
+
+    // Fills r's aiocb; false if the request is invalid (iovec total too big).
+    bool prep(Request& r)
+    {
+        const bool vectored = r.op == Request::Op::readv || r.op == Request::Op::writev;
+        if (vectored && !r.bounce) {
+            // No vectored POSIX AIO: one library buffer of the total length.
+            std::size_t total = 0;
+            for (const iovec& v : r.iov) {
+                if (v.iov_len > static_cast<std::size_t>(SSIZE_MAX) - total)
+                    return false;
+                total += v.iov_len;
+            }
+            r.len = total;
+            r.bounce = std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(total, 1));
+            if (r.op == Request::Op::writev) {
+                std::byte* to = r.bounce.get();
+                for (const iovec& v : r.iov) {
+                    if (v.iov_len)
+                        std::memcpy(to, v.iov_base, v.iov_len);
+                    to += v.iov_len;
+                }
+            }
+        } else if (!r.bounce && may_block_for_ever(r.fd)) {
             r.bounce = std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(r.len, 1));
             if (r.op == Request::Op::write && r.len > 0)
                 std::memcpy(r.bounce.get(), r.buf, r.len);
         }
+        const bool reads = r.op == Request::Op::read || r.op == Request::Op::readv;
         struct aiocb& cb = r.u.aiocb;
         std::memset(&cb, 0, sizeof cb);
         cb.aio_fildes = r.fd;
         cb.aio_offset = static_cast<off_t>(r.offset);
         cb.aio_buf = r.bounce ? static_cast<void*>(r.bounce.get()) : r.buf;
         cb.aio_nbytes = r.len;
-        cb.aio_lio_opcode = r.op == Request::Op::read ? LIO_READ : LIO_WRITE;
+        cb.aio_lio_opcode = reads ? LIO_READ : LIO_WRITE;
         cb.aio_sigevent.sigev_value.sival_ptr = encode(key_, r.id);
         if (notify_ == Notify::signal) {
             cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
@@ -206,39 +269,30 @@ private:
             cb.aio_sigevent.sigev_notify = SIGEV_THREAD;
             cb.aio_sigevent.sigev_notify_function = &Impl::thread_notify;
         }
+        return true;
     }
 
+    // One aio_read/aio_write per request, so that each one's enqueueing
+    // succeeds or fails on its own (see posix_aio.h: lio_listio cannot say
+    // which requests it enqueued when glibc runs out of memory).
     void kernel_submit(std::span<Request* const> batch) override
     {
-        for (Request* r : batch)
-            prep(*r);
-        if (batch.size() == 1) {
-            Request& r = *batch[0];
-            const int rc = r.op == Request::Op::read ? ::aio_read(&r.u.aiocb)
-                                                     : ::aio_write(&r.u.aiocb);
-            if (rc == 0)
+        for (Request* rp : batch) {
+            Request& r = *rp;
+            if (!prep(r)) {
+                fail(r, -EINVAL);
+                continue;
+            }
+            const bool reads = r.op == Request::Op::read || r.op == Request::Op::readv;
+            const int rc = reads ? ::aio_read(&r.u.aiocb) : ::aio_write(&r.u.aiocb);
+            if (rc == 0) {
                 mark_in_kernel(r);
-            else if (errno != EAGAIN)
-                fail(r, -errno);
-            return; // EAGAIN: stays queued
+                continue;
+            }
+            if (errno == EAGAIN)
+                return; // this one and the rest stay queued, in order
+            fail(r, -errno);
         }
-        std::vector<struct aiocb*> list;
-        list.reserve(batch.size());
-        for (Request* r : batch)
-            list.push_back(&r->u.aiocb);
-        const int rc = ::lio_listio(LIO_NOWAIT, list.data(), static_cast<int>(list.size()), nullptr);
-        for (Request* r : batch)
-            mark_in_kernel(*r);
-        if (rc == 0)
-            return;
-        // Some were not enqueued: their aiocb holds the error. One that was
-        // enqueued and already finished is collected now; its notification
-        // will find the id gone.
-        bool any = false;
-        for (Request* r : batch)
-            any |= collect(*r);
-        if (any)
-            kick();
     }
 
     void kernel_cancel(Request& r) noexcept override
@@ -279,6 +333,20 @@ PosixAio::PosixAio(Loop& loop, Notify notify, int signo, std::size_t max_in_flig
 }
 PosixAio::~PosixAio() = default;
 
+std::unique_ptr<PosixAio> PosixAio::create(Loop& loop, Notify notify, int signo,
+                                           std::size_t max_in_flight, std::error_code& ec)
+{
+    ec.clear();
+    try {
+        return std::make_unique<PosixAio>(loop, notify, signo, max_in_flight);
+    } catch (const std::system_error& e) {
+        ec = e.code();
+    } catch (const std::bad_alloc&) {
+        ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    return nullptr;
+}
+
 RequestId PosixAio::read(int fd, std::span<std::byte> buf, std::uint64_t off, Completion cb)
 {
     return impl_->prepare(detail::Request::Op::read, fd, buf.data(), buf.size(), {}, off,
@@ -290,11 +358,20 @@ RequestId PosixAio::write(int fd, std::span<const std::byte> buf, std::uint64_t 
     return impl_->prepare(detail::Request::Op::write, fd, const_cast<std::byte*>(buf.data()),
                           buf.size(), {}, off, std::move(cb));
 }
+RequestId PosixAio::readv(int fd, std::span<const iovec> iov, std::uint64_t off, Completion cb)
+{
+    return impl_->prepare(detail::Request::Op::readv, fd, nullptr, 0, iov, off, std::move(cb));
+}
+RequestId PosixAio::writev(int fd, std::span<const iovec> iov, std::uint64_t off, Completion cb)
+{
+    return impl_->prepare(detail::Request::Op::writev, fd, nullptr, 0, iov, off, std::move(cb));
+}
 std::size_t PosixAio::submit() { return impl_->submit(); }
-bool PosixAio::cancel(RequestId id) { return impl_->cancel(id); }
+bool PosixAio::cancel(RequestId id) { return impl_->cancel_truthfully(id); }
 void PosixAio::abandon(RequestId id) noexcept { impl_->abandon(id); }
 bool PosixAio::wait(RequestId id, std::chrono::nanoseconds timeout) { return impl_->wait(id, timeout); }
 PosixAio::Notify PosixAio::notify() const noexcept { return impl_->notify(); }
+std::size_t PosixAio::depth() const noexcept { return impl_->depth(); }
 std::size_t PosixAio::in_flight() const noexcept { return impl_->in_flight(); }
 std::size_t PosixAio::queued() const noexcept { return impl_->queued(); }
 

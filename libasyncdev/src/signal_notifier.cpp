@@ -64,7 +64,10 @@ struct SignalNotifier::State : std::enable_shared_from_this<State> {
 
     void restore(int fd, const SavedFlags& saved) const noexcept
     {
-        undo_add(fd, saved, signo, loop.thread_id());
+        // In a forked child the file status flags and the owner belong to
+        // open file descriptions shared with the parent: leave them.
+        if (!loop.forked())
+            undo_add(fd, saved, signo, loop.thread_id());
     }
 
     void notify(int fd, short revents)
@@ -138,6 +141,20 @@ SignalNotifier::SignalNotifier(Loop& loop, int signo)
             st->rescan({});
         }
     });
+}
+
+std::unique_ptr<SignalNotifier> SignalNotifier::create(Loop& loop, int signo,
+                                                       std::error_code& ec)
+{
+    ec.clear();
+    try {
+        return std::make_unique<SignalNotifier>(loop, signo);
+    } catch (const std::system_error& e) {
+        ec = e.code();
+    } catch (const std::bad_alloc&) {
+        ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    return nullptr;
 }
 
 SignalNotifier::~SignalNotifier()

@@ -50,7 +50,11 @@ public:
     }
     ~Impl() override
     {
-        drain();
+        // In a forked child the ring's requests are the parent's: cancelling
+        // them through the shared ring would cancel the parent's I/O. Only
+        // this process's mappings and fd go.
+        if (!loop_.forked())
+            drain();
         ::io_uring_queue_exit(&ring_);
     }
 

@@ -6,6 +6,7 @@
 #include <asyncdev/loop.h>
 
 #include <memory>
+#include <system_error>
 
 namespace asyncdev {
 
@@ -24,10 +25,16 @@ namespace asyncdev {
 /// the request to complete normally.
 ///
 /// Constructed and used on the loop thread; the Loop must outlive it.
+/// In a forked child the context is invalid: the destructor then cancels
+/// and waits for nothing (see Loop, fork()).
 class AioContext final : public IoEngine {
 public:
     /// Throws std::system_error "io_setup: ..." / "eventfd: ...".
     explicit AioContext(Loop& loop, unsigned depth = 128);
+    /// Non-throwing setup: on failure sets `ec` (e.g. EAGAIN from io_setup
+    /// beyond /proc/sys/fs/aio-max-nr) and returns null. Misuse (another
+    /// thread, a forked child) still throws std::logic_error.
+    static std::unique_ptr<AioContext> create(Loop& loop, unsigned depth, std::error_code& ec);
     ~AioContext() override;
     AioContext(const AioContext&) = delete;
     AioContext& operator=(const AioContext&) = delete;

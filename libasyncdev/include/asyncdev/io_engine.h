@@ -65,7 +65,8 @@ concept IoBackend = requires(B& b, int fd, std::span<std::byte> rbuf,
 };
 
 /// Runtime-polymorphic form of the contract above, implemented by
-/// AioContext (libaio) and Uring (io_uring), so code can switch backends.
+/// AioContext (libaio), Uring (io_uring) and PosixAio (POSIX AIO), so code
+/// can switch backends at run time.
 class IoEngine {
 public:
     virtual ~IoEngine() = default;

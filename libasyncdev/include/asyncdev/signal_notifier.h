@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <system_error>
 
 namespace asyncdev {
 
@@ -26,6 +27,10 @@ namespace asyncdev {
 /// the notifier poll()s every registered fd and calls the callbacks of the
 /// ready ones, so no readiness is lost (overflows() counts these rescans).
 /// SIGIO is therefore also watched (and blocked in the loop thread).
+/// Another library's SIGIO handler installed before keeps running: the
+/// Loop chains to it (see "Signal dispositions" in loop.h); it also sees
+/// these overflow SIGIOs. Several notifiers, in one Loop or in Loops of
+/// different threads, may exist at once and be destroyed in any order.
 ///
 /// Like all signal-driven I/O this is edge-style: a callback should consume
 /// until EAGAIN. Spurious calls are possible (after a rescan, or a stale
@@ -36,14 +41,18 @@ namespace asyncdev {
 /// callback throws, the exception leaves Loop::run_once() and the fds that
 /// were ready but not yet reported are reported by a later batch.
 ///
+/// fork(): in a child, remove() and the destructor change nothing on the
+/// fds (their flags and owner are shared with the parent); add() throws
+/// std::logic_error. See Loop.
+///
 /// Restoration: remove() and the destructor undo what add() did and only
 /// that: they clear O_ASYNC if add() set it (other file status flags, which
 /// every dup of the fd shares, stay as they are now, e.g. an O_NONBLOCK set
 /// after add()), and put back the previous owner (F_GETOWN_EX) and F_SETSIG
 /// signal only if they are still the ones add() set. The Loop restores
-/// the loop thread's signal mask and the signals' previous dispositions
-/// (it installs a forwarding SA_SIGINFO handler while watching, see
-/// Loop::watch_signal) when the last watch of a signal goes.
+/// the loop thread's signal mask when its last watch of a signal goes, and
+/// the signal's previous disposition when the last watch in the process
+/// goes (see Loop::watch_signal).
 class SignalNotifier {
 public:
     /// Receives the ready poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR ...),
@@ -52,7 +61,12 @@ public:
 
     /// signo: the real-time signal to use; 0 means SIGRTMIN + 1.
     /// Must be constructed on the loop thread.
+    /// Throws std::system_error (EINVAL "SignalNotifier: not a real-time
+    /// signal", or from Loop::watch_signal).
     explicit SignalNotifier(Loop& loop, int signo = 0);
+    /// Non-throwing setup: on failure sets `ec` and returns null. Misuse
+    /// (another thread, a forked child) still throws std::logic_error.
+    static std::unique_ptr<SignalNotifier> create(Loop& loop, int signo, std::error_code& ec);
     ~SignalNotifier();
     SignalNotifier(const SignalNotifier&) = delete;
     SignalNotifier& operator=(const SignalNotifier&) = delete;
