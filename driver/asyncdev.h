@@ -47,26 +47,87 @@ struct adev_req;
 #define ADEV_ATOMIC_WRITE	4096
 
 /**
- * struct adev_engine - simulated device timing of one node
- * @lock:	protects @busy, @waiting and @serving
- * @latency_ns:	service time; written under @lock, read with READ_ONCE
- * @jitter_ns:	random extra service time; as @latency_ns
- * @channels:	requests in service at once; as @latency_ns
+ * struct adev_engine - simulated device timing and misbehaviour of one node
+ * @lock:	protects every field below except @chan_wait and @stall_wait;
+ *		taken from process, softirq (timers) and aio-cancel (irqs
+ *		off) context: irqsave. The configuration fields are written
+ *		under it and node->cfg_mutex; the ones marked READ_ONCE are
+ *		also sampled without it on fast paths.
+ * @lat:	service time distribution, [0] reads, [1] writes
+ * @slow:	some service time may be non-zero (READ_ONCE)
+ * @channels:	requests in service at once (READ_ONCE)
  * @busy:	channels in use now (async timers armed, sync callers asleep)
  * @waiting:	async requests waiting for a free channel, in arrival order
  * @serving:	async requests holding a channel (@in_service), for the
  *		debugfs listing
+ * @stalled:	stalled aio requests (adev_req.list), until cancelled or
+ *		their file is closed
  * @chan_wait:	synchronous callers waiting for a free channel
+ * @stall_wait:	stalled synchronous callers (see adev_file.flush_gen)
+ * @seed:	the seed @prng last restarted from
+ * @prng:	state of the node's PRNG (faults.c); every random choice of
+ *		the node comes from it, so a seed replays them
+ * @stall:	which requests stall; @stall.when.dirs also READ_ONCE
+ * @stall_seen:	requests of @stall's directions counted since it was set
+ * @shrt:	which requests are shortened, and by how much
+ * @short_seen:	as @stall_seen, for @shrt
  */
 struct adev_engine {
-	spinlock_t lock;		/* protects busy, waiting, serving */
-	u64 latency_ns;
-	u64 jitter_ns;
+	spinlock_t lock;		/* see above */
+	struct asyncdev_latency lat[2];
+	bool slow;
 	u32 channels;
 	unsigned int busy;
 	struct list_head waiting;
 	struct list_head serving;
+	struct list_head stalled;
 	wait_queue_head_t chan_wait;
+	wait_queue_head_t stall_wait;
+	u64 seed;
+	u64 prng;
+	struct asyncdev_stall stall;
+	u64 stall_seen;
+	struct asyncdev_short shrt;
+	u64 short_seen;
+};
+
+/**
+ * struct adev_draw - the choices made for one request at submission
+ * @service_ns:	its service time (0: completes at once)
+ * @short_len:	bytes it may move at most, 0 = all
+ * @stall:	it stalls
+ */
+struct adev_draw {
+	u64 service_ns;
+	size_t short_len;
+	bool stall;
+};
+
+/**
+ * struct adev_bad_range - bytes [@start, @end] of /dev/asyncmem are bad
+ * @start:	first bad byte
+ * @end:	last bad byte
+ */
+struct adev_bad_range {
+	u64 start;
+	u64 end;
+};
+
+/**
+ * struct adev_bad - the bad ranges of /dev/asyncmem
+ * @lock:	protects @nr, @writes and the contents of @r; process context
+ *		only (read_iter, write_iter, ioctl, sysfs)
+ * @nr:		ranges in @r, sorted, disjoint and not adjacent
+ * @writes:	ASYNCDEV_BAD_WRITES_*
+ * @r:		ASYNCDEV_BAD_MAX_RANGES entries, allocated (charged to the
+ *		caller's memcg) by the first ADD under node->cfg_mutex,
+ *		freed at unload
+ */
+struct adev_bad {
+	spinlock_t lock;		/* nr, writes, r[] */
+	unsigned int nr;
+	u32 writes;
+	struct adev_bad_range *r;
 };
 
 /**
@@ -172,6 +233,7 @@ struct adev_fifo {
  * @fifo:	FIFO state (FIFO node only)
  * @mem:	memory (mem node only, vmalloc'd, @mem_size bytes)
  * @mem_size:	size of @mem
+ * @bad:	bad ranges (mem node only)
  * @cfg_mutex:	serialises configuration changes (ioctl and sysfs) and
  *		statistics resets
  */
@@ -185,6 +247,7 @@ struct adev_node {
 	struct adev_fifo fifo;
 	u8 *mem;
 	size_t mem_size;
+	struct adev_bad bad;
 	struct mutex cfg_mutex;		/* configuration changes */
 };
 
@@ -213,11 +276,14 @@ struct adev_user {
  * @node:	the node
  * @user:	the user the file's requests are charged to
  * @queued:	requests allocated and not yet freed (max_queued)
+ * @flush_gen:	bumped under engine->lock by every close (.flush) of the
+ *		file: a stalled synchronous caller waits for it to change
  */
 struct adev_file {
 	struct adev_node *node;
 	struct adev_user *user;
 	atomic_t queued;
+	unsigned int flush_gen;
 };
 
 /**
@@ -280,7 +346,8 @@ struct adev_submit {
  * @file:	per-file state (queued-request accounting)
  * @node:	the node the request is for
  * @q:		its place in a FIFO list (state QUEUED or ACTIVE)
- * @list:	entry on the engine's waiting list, under engine->lock
+ * @list:	entry on the engine's waiting or stalled list, under
+ *		engine->lock
  * @timer:	service-time timer; also used to complete it "now"
  * @state:	enum adev_req_state, see there for its locks
  * @in_service:	holds an engine channel until its timer fires (engine->lock)
@@ -291,6 +358,7 @@ struct adev_submit {
  * @cancelled:	completed by cancellation (for the statistics)
  * @write:	true for a write
  * @res:	result passed to ki_complete (bytes or -errno)
+ * @service_ns:	its service time, drawn at submission
  * @done:	bytes moved so far (FIFO)
  * @iter:	our own copy of the caller's iterator (FIFO, aio only)
  * @iov:	the iovec array @iter points into (from dup_iter)
@@ -319,6 +387,7 @@ struct adev_req {
 	bool cancelled;
 	bool write;
 	long res;
+	u64 service_ns;
 	size_t done;
 	struct iov_iter iter;
 	const void *iov;
@@ -337,9 +406,9 @@ extern unsigned int adev_max_user_queued;
 
 /* engine.c */
 void adev_engine_init(struct adev_engine *e);
-void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
-		     u32 channels);
-int adev_engine_sleep(struct adev_node *node);
+void adev_engine_set(struct adev_engine *e, bool timing, u64 latency_ns,
+		     u64 jitter_ns, u32 channels);
+int adev_engine_sleep(struct adev_node *node, u64 ns);
 void adev_req_set_cancel(struct adev_req *req, kiocb_cancel_fn *cancel);
 void adev_engine_submit(struct adev_req *req, long res);
 int adev_engine_cancel_req(struct adev_req *req);
@@ -351,6 +420,34 @@ void adev_req_free(struct adev_req *req);
 int adev_fault_check(struct adev_node *node);
 int adev_req_cache_init(void);
 void adev_req_cache_exit(void);
+ssize_t adev_engine_stall(struct adev_file *af, struct kiocb *iocb,
+			  const struct iov_iter *iter, bool write,
+			  const struct adev_submit *sub);
+int adev_flush(struct file *file, fl_owner_t id);
+
+/* faults.c */
+u64 adev_prng_next(struct adev_engine *e);
+void adev_engine_draw(struct adev_node *node, bool write, size_t count,
+		      struct adev_draw *d);
+bool adev_stall_armed(struct adev_node *node, bool write);
+void adev_engine_reseed(struct adev_engine *e, u64 seed);
+int adev_set_latency(struct adev_node *node, const struct asyncdev_latency *l);
+int adev_get_latency(struct adev_node *node, struct asyncdev_latency *l);
+int adev_set_seed(struct adev_node *node, const struct asyncdev_seed *s);
+void adev_get_seed(struct adev_node *node, struct asyncdev_seed *s);
+int adev_set_stall(struct adev_node *node, const struct asyncdev_stall *st);
+void adev_get_stall(struct adev_node *node, struct asyncdev_stall *st);
+int adev_set_short(struct adev_node *node, const struct asyncdev_short *sh);
+void adev_get_short(struct adev_node *node, struct asyncdev_short *sh);
+int adev_bad_check(struct adev_node *node, u64 pos, size_t n, bool write);
+void adev_bad_written(struct adev_node *node, u64 pos, size_t n);
+int adev_bad_op(struct adev_node *node, const struct asyncdev_badblocks *b);
+int adev_bad_list(struct adev_node *node,
+		  struct asyncdev_badblocks_list *l);
+ssize_t adev_bad_show(struct adev_node *node, char *buf);
+void adev_bad_init(struct adev_node *node);
+void adev_bad_exit(struct adev_node *node);
+extern u64 adev_seed;
 
 /* fifo.c */
 int adev_fifo_init(struct adev_node *node, size_t size);

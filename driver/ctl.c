@@ -9,6 +9,7 @@
 #include <linux/device.h>
 #include <linux/hashtable.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "asyncdev.h"
@@ -86,11 +87,18 @@ int adev_release_common(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * The v1 view of the timing: the read direction's base and spread, capped
+ * at the v1 limits so that a v1 read-modify-write stays valid.
+ */
 static void adev_get_config(struct adev_node *node, struct asyncdev_config *c)
 {
+	struct asyncdev_latency l = { .dir = ASYNCDEV_DIR_READ };
+
 	memset(c, 0, sizeof(*c));
-	c->latency_ns = READ_ONCE(node->engine.latency_ns);
-	c->jitter_ns = READ_ONCE(node->engine.jitter_ns);
+	adev_get_latency(node, &l);
+	c->latency_ns = min_t(u64, l.base_ns, ASYNCDEV_MAX_LATENCY_NS);
+	c->jitter_ns = min_t(u64, l.spread_ns, ASYNCDEV_MAX_JITTER_NS);
 	c->channels = READ_ONCE(node->engine.channels);
 	if (node->kind == ASYNCDEV_NODE_FIFO)
 		c->produce_hz = READ_ONCE(node->fifo.produce_hz);
@@ -105,22 +113,25 @@ static bool adev_zero(const void *p, size_t n)
  * Validate and apply a whole configuration; the caller holds
  * node->cfg_mutex, across its read of the old one too if it changes only
  * some fields (a sysfs store), so that concurrent changes do not revert
- * each other.
+ * each other. Without @timing the latency and jitter are left alone: a
+ * sysfs store of channels keeps the distributions set by
+ * ASYNCDEV_IOC_SET_LATENCY.
  */
 static int adev_apply_config(struct adev_node *node,
-			     const struct asyncdev_config *c)
+			     const struct asyncdev_config *c, bool timing)
 {
+	struct adev_engine *e = &node->engine;
+
 	lockdep_assert_held(&node->cfg_mutex);
 	if (!adev_zero(c->reserved, sizeof(c->reserved)) ||
-	    c->latency_ns > ASYNCDEV_MAX_LATENCY_NS ||
-	    c->jitter_ns > ASYNCDEV_MAX_JITTER_NS ||
+	    (timing && c->latency_ns > ASYNCDEV_MAX_LATENCY_NS) ||
+	    (timing && c->jitter_ns > ASYNCDEV_MAX_JITTER_NS) ||
 	    !c->channels || c->channels > ASYNCDEV_MAX_CHANNELS ||
 	    c->produce_hz > ASYNCDEV_MAX_PRODUCE_HZ ||
 	    (c->produce_hz && node->kind != ASYNCDEV_NODE_FIFO))
 		return -EINVAL;
 
-	adev_engine_set(&node->engine, c->latency_ns, c->jitter_ns,
-			c->channels);
+	adev_engine_set(e, timing, c->latency_ns, c->jitter_ns, c->channels);
 	if (node->kind == ASYNCDEV_NODE_FIFO)
 		adev_fifo_set_produce_hz(node, c->produce_hz);
 	return 0;
@@ -132,7 +143,7 @@ static int adev_set_config(struct adev_node *node,
 	int ret;
 
 	mutex_lock(&node->cfg_mutex);
-	ret = adev_apply_config(node, c);
+	ret = adev_apply_config(node, c, true);
 	mutex_unlock(&node->cfg_mutex);
 	return ret;
 }
@@ -241,6 +252,94 @@ static void adev_reset_stats(struct adev_node *node)
 		adev_fifo_reset_high_water(node);
 }
 
+union adev_misbehave_arg {
+	struct asyncdev_latency lat;
+	struct asyncdev_seed seed;
+	struct asyncdev_stall stall;
+	struct asyncdev_short shrt;
+	struct asyncdev_badblocks bad;
+	struct asyncdev_badblocks_list list;
+};
+
+/* The SET_ ioctls of the misbehaviour knobs: CAP_SYS_ADMIN, cfg_mutex. */
+static long adev_misbehave_set(struct adev_node *node, unsigned int cmd,
+			       void __user *argp)
+{
+	union adev_misbehave_arg u;
+	long ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (cmd == ASYNCDEV_IOC_BADBLOCKS && node->kind != ASYNCDEV_NODE_MEM)
+		return -ENOTTY;
+	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
+		return -EFAULT;
+	mutex_lock(&node->cfg_mutex);
+	switch (cmd) {
+	case ASYNCDEV_IOC_SET_LATENCY:
+		ret = adev_set_latency(node, &u.lat);
+		break;
+	case ASYNCDEV_IOC_SET_SEED:
+		ret = adev_set_seed(node, &u.seed);
+		break;
+	case ASYNCDEV_IOC_SET_STALL:
+		ret = adev_set_stall(node, &u.stall);
+		break;
+	case ASYNCDEV_IOC_SET_SHORT:
+		ret = adev_set_short(node, &u.shrt);
+		break;
+	default:
+		ret = adev_bad_op(node, &u.bad);
+		break;
+	}
+	mutex_unlock(&node->cfg_mutex);
+	return ret;
+}
+
+/* The misbehaviour ioctls (faults.c); -ENOIOCTLCMD for any other. */
+static long adev_misbehave_ioctl(struct file *file, unsigned int cmd,
+				 void __user *argp)
+{
+	struct adev_node *node = adev_node_of(file);
+	union adev_misbehave_arg u;
+	int ret = 0;
+
+	switch (cmd) {
+	case ASYNCDEV_IOC_SET_LATENCY:
+	case ASYNCDEV_IOC_SET_SEED:
+	case ASYNCDEV_IOC_SET_STALL:
+	case ASYNCDEV_IOC_SET_SHORT:
+	case ASYNCDEV_IOC_BADBLOCKS:
+		return adev_misbehave_set(node, cmd, argp);
+	case ASYNCDEV_IOC_GET_LATENCY:
+		if (copy_from_user(&u.lat, argp, sizeof(u.lat)))
+			return -EFAULT;
+		ret = adev_get_latency(node, &u.lat);
+		break;
+	case ASYNCDEV_IOC_GET_SEED:
+		adev_get_seed(node, &u.seed);
+		break;
+	case ASYNCDEV_IOC_GET_STALL:
+		adev_get_stall(node, &u.stall);
+		break;
+	case ASYNCDEV_IOC_GET_SHORT:
+		adev_get_short(node, &u.shrt);
+		break;
+	case ASYNCDEV_IOC_GET_BADBLOCKS:
+		if (node->kind != ASYNCDEV_NODE_MEM)
+			return -ENOTTY;
+		if (copy_from_user(&u.list, argp, sizeof(u.list)))
+			return -EFAULT;
+		ret = adev_bad_list(node, &u.list);
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	if (ret)
+		return ret;
+	return copy_to_user(argp, &u, _IOC_SIZE(cmd)) ? -EFAULT : 0;
+}
+
 long adev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct adev_node *node = adev_node_of(file);
@@ -251,6 +350,11 @@ long adev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		struct asyncdev_stats stats;
 		struct asyncdev_fault fault;
 	} u;
+	long ret;
+
+	ret = adev_misbehave_ioctl(file, cmd, argp);
+	if (ret != -ENOIOCTLCMD)
+		return ret;
 
 	switch (cmd) {
 	case ASYNCDEV_IOC_GET_INFO:
@@ -384,7 +488,9 @@ static ssize_t adev_cfg_store(struct device *dev, struct device_attribute *attr,
 		break;
 	}
 	if (!ret)
-		ret = adev_apply_config(node, &c);
+		ret = adev_apply_config(node, &c,
+					ca->field == ADEV_CFG_LATENCY ||
+					ca->field == ADEV_CFG_JITTER);
 	mutex_unlock(&node->cfg_mutex);
 	return ret ? ret : count;
 }
@@ -422,6 +528,287 @@ static umode_t adev_config_visible(struct kobject *kobj, struct attribute *a,
 static const struct attribute_group adev_config_group = {
 	.attrs = adev_config_attrs,
 	.is_visible = adev_config_visible,
+};
+
+/*
+ * sysfs: the misbehaviour knobs, each a line of words parsed into the same
+ * structure the ioctl takes and applied by the same function:
+ *   seed			a u64
+ *   read_latency, write_latency	<fixed|uniform|exp> <base_ns> [<spread_ns>
+ *				[<tail_ppm> <tail_mult>]]
+ *   stall			off | <r|w|rw> <every> <ppm>
+ *   short			off | <r|w|rw> <every> <ppm> <bytes> <permille>
+ *   badblocks (asyncmem)	+start-end | -start-end | clear; lists ranges
+ *   bad_writes (asyncmem)	pass | fail | clear
+ * A malformed line or a value out of range is -EINVAL, as for the ioctl.
+ */
+#define ADEV_MAX_WORDS	6
+
+/* Split @buf into at most @max words; -EINVAL for more. */
+static int adev_words(const char *buf, char *tmp, size_t size, char **w,
+		      int max)
+{
+	char *p = tmp, *t;
+	int n = 0;
+
+	if (strscpy(tmp, buf, size) < 0)
+		return -EINVAL;
+	while ((t = strsep(&p, " \t\n"))) {
+		if (!*t)
+			continue;
+		if (n == max)
+			return -EINVAL;
+		w[n++] = t;
+	}
+	return n;
+}
+
+/* Parse optional numeric words w[from..n) into @v[], 0 when missing. */
+static int adev_words_u64(char **w, int n, int from, u64 *v, int nv)
+{
+	int i;
+
+	for (i = 0; i < nv; i++) {
+		v[i] = 0;
+		if (from + i < n && kstrtou64(w[from + i], 0, &v[i]))
+			return -EINVAL;
+	}
+	return n - from <= nv ? 0 : -EINVAL;
+}
+
+static const char * const adev_dist_names[] = { "fixed", "uniform", "exp" };
+static const char * const adev_dirs_names[] = { "off", "r", "w", "rw" };
+static const char * const adev_bad_writes_names[] = { "pass", "fail", "clear" };
+
+/* A u64 that must fit in u32, for a u32 field: else -EINVAL. */
+static int adev_u32(u64 v, u32 *out)
+{
+	if (v > U32_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int adev_parse_trigger(char **w, int n, struct asyncdev_trigger *t,
+			      u64 *v, int nv)
+{
+	int dirs;
+
+	if (n < 1)
+		return -EINVAL;
+	dirs = match_string(adev_dirs_names, ARRAY_SIZE(adev_dirs_names), w[0]);
+	if (dirs < 0)
+		return -EINVAL;
+	t->dirs = dirs;
+	if (!dirs)
+		return n == 1 ? 0 : -EINVAL;
+	if (n < 3 || adev_words_u64(w, n, 1, v, nv))
+		return -EINVAL;
+	t->every = v[0];
+	return adev_u32(v[1], &t->ppm);
+}
+
+enum adev_misc_attr { ADEV_ATTR_SEED, ADEV_ATTR_READ_LAT, ADEV_ATTR_WRITE_LAT,
+		      ADEV_ATTR_STALL, ADEV_ATTR_SHORT, ADEV_ATTR_BADBLOCKS,
+		      ADEV_ATTR_BAD_WRITES };
+
+struct adev_misc_attr_def {
+	struct device_attribute dattr;
+	enum adev_misc_attr which;
+};
+
+static ssize_t adev_misc_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	struct adev_misc_attr_def *ma = container_of(attr,
+				struct adev_misc_attr_def, dattr);
+	struct adev_node *node = adev_dev_node(dev);
+	struct asyncdev_badblocks_list bl = {};
+	struct asyncdev_latency l = {};
+	struct asyncdev_seed seed;
+	struct asyncdev_stall st;
+	struct asyncdev_short sh;
+
+	switch (ma->which) {
+	case ADEV_ATTR_SEED:
+		adev_get_seed(node, &seed);
+		return sysfs_emit(buf, "%llu\n", seed.seed);
+	case ADEV_ATTR_READ_LAT:
+	case ADEV_ATTR_WRITE_LAT:
+		l.dir = ma->which == ADEV_ATTR_READ_LAT ? ASYNCDEV_DIR_READ :
+							   ASYNCDEV_DIR_WRITE;
+		adev_get_latency(node, &l);
+		return sysfs_emit(buf, "%s %llu %llu %u %u\n",
+				  adev_dist_names[l.dist], l.base_ns,
+				  l.spread_ns, l.tail_ppm, l.tail_mult);
+	case ADEV_ATTR_STALL:
+		adev_get_stall(node, &st);
+		if (!st.when.dirs)
+			return sysfs_emit(buf, "off\n");
+		return sysfs_emit(buf, "%s %llu %u\n",
+				  adev_dirs_names[st.when.dirs],
+				  st.when.every, st.when.ppm);
+	case ADEV_ATTR_SHORT:
+		adev_get_short(node, &sh);
+		if (!sh.when.dirs)
+			return sysfs_emit(buf, "off\n");
+		return sysfs_emit(buf, "%s %llu %u %llu %u\n",
+				  adev_dirs_names[sh.when.dirs],
+				  sh.when.every, sh.when.ppm, sh.bytes,
+				  sh.permille);
+	case ADEV_ATTR_BADBLOCKS:
+		return adev_bad_show(node, buf);
+	case ADEV_ATTR_BAD_WRITES:
+		adev_bad_list(node, &bl);
+		return sysfs_emit(buf, "%s\n",
+				  adev_bad_writes_names[bl.writes]);
+	}
+	return -EINVAL;
+}
+
+/* "+start-end" or "-start-end" into @b. */
+static int adev_parse_range(const char *s, struct asyncdev_badblocks *b)
+{
+	char tmp[48], *end;
+
+	if (strscpy(tmp, s + 1, sizeof(tmp)) < 0)
+		return -EINVAL;
+	end = strchr(tmp, '-');
+	if (!end)
+		return -EINVAL;
+	*end++ = 0;
+	if (kstrtou64(tmp, 0, &b->start) || kstrtou64(end, 0, &b->end))
+		return -EINVAL;
+	b->op = s[0] == '+' ? ASYNCDEV_BAD_ADD : ASYNCDEV_BAD_CLEAR;
+	return 0;
+}
+
+/* Parse a store into the ioctl's structure and apply it; under cfg_mutex. */
+static int adev_misc_apply(struct adev_node *node, enum adev_misc_attr which,
+			   char **w, int n)
+{
+	struct asyncdev_badblocks bad = {};
+	struct asyncdev_latency l = {};
+	struct asyncdev_seed seed = {};
+	struct asyncdev_stall st = {};
+	struct asyncdev_short sh = {};
+	u64 v[4];
+	int ret;
+
+	if (n < 1)
+		return -EINVAL;
+	switch (which) {
+	case ADEV_ATTR_SEED:
+		if (n != 1 || kstrtou64(w[0], 0, &seed.seed))
+			return -EINVAL;
+		return adev_set_seed(node, &seed);
+	case ADEV_ATTR_READ_LAT:
+	case ADEV_ATTR_WRITE_LAT:
+		ret = match_string(adev_dist_names, ARRAY_SIZE(adev_dist_names),
+				   w[0]);
+		if (ret < 0 || n < 2 || n == 4 || adev_words_u64(w, n, 1, v, 4))
+			return -EINVAL;
+		l.dir = which == ADEV_ATTR_READ_LAT ? ASYNCDEV_DIR_READ :
+						      ASYNCDEV_DIR_WRITE;
+		l.dist = ret;
+		l.base_ns = v[0];
+		l.spread_ns = v[1];
+		if (adev_u32(v[2], &l.tail_ppm) || adev_u32(v[3], &l.tail_mult))
+			return -EINVAL;
+		return adev_set_latency(node, &l);
+	case ADEV_ATTR_STALL:
+		ret = adev_parse_trigger(w, n, &st.when, v, 2);
+		return ret ? ret : adev_set_stall(node, &st);
+	case ADEV_ATTR_SHORT:
+		ret = adev_parse_trigger(w, n, &sh.when, v, 4);
+		if (ret)
+			return ret;
+		if (sh.when.dirs && n != 5)
+			return -EINVAL;
+		sh.bytes = v[2];
+		if (sh.when.dirs && adev_u32(v[3], &sh.permille))
+			return -EINVAL;
+		return adev_set_short(node, &sh);
+	case ADEV_ATTR_BADBLOCKS:
+		if (n != 1)
+			return -EINVAL;
+		if (!strcmp(w[0], "clear"))
+			bad.op = ASYNCDEV_BAD_CLEAR_ALL;
+		else if ((w[0][0] != '+' && w[0][0] != '-') ||
+			 adev_parse_range(w[0], &bad))
+			return -EINVAL;
+		return adev_bad_op(node, &bad);
+	case ADEV_ATTR_BAD_WRITES:
+		ret = match_string(adev_bad_writes_names,
+				   ARRAY_SIZE(adev_bad_writes_names), w[0]);
+		if (ret < 0 || n != 1)
+			return -EINVAL;
+		bad.op = ASYNCDEV_BAD_SET_WRITES;
+		bad.writes = ret;
+		return adev_bad_op(node, &bad);
+	}
+	return -EINVAL;
+}
+
+static ssize_t adev_misc_store(struct device *dev,
+			       struct device_attribute *attr, const char *buf,
+			       size_t count)
+{
+	struct adev_misc_attr_def *ma = container_of(attr,
+				struct adev_misc_attr_def, dattr);
+	struct adev_node *node = adev_dev_node(dev);
+	char tmp[128], *w[ADEV_MAX_WORDS];
+	int n, ret;
+
+	n = adev_words(buf, tmp, sizeof(tmp), w, ADEV_MAX_WORDS);
+	if (n < 0)
+		return n;
+	mutex_lock(&node->cfg_mutex);
+	ret = adev_misc_apply(node, ma->which, w, n);
+	mutex_unlock(&node->cfg_mutex);
+	return ret ? ret : count;
+}
+
+#define ADEV_MISC_ATTR(_name, _which) {					\
+	.dattr = __ATTR(_name, 0644, adev_misc_show, adev_misc_store),	\
+	.which = (_which),						\
+}
+
+static struct adev_misc_attr_def adev_misc_attr_defs[] = {
+	ADEV_MISC_ATTR(seed, ADEV_ATTR_SEED),
+	ADEV_MISC_ATTR(read_latency, ADEV_ATTR_READ_LAT),
+	ADEV_MISC_ATTR(write_latency, ADEV_ATTR_WRITE_LAT),
+	ADEV_MISC_ATTR(stall, ADEV_ATTR_STALL),
+	ADEV_MISC_ATTR(short, ADEV_ATTR_SHORT),
+	ADEV_MISC_ATTR(badblocks, ADEV_ATTR_BADBLOCKS),
+	ADEV_MISC_ATTR(bad_writes, ADEV_ATTR_BAD_WRITES),
+};
+
+static struct attribute *adev_misc_attrs[] = {
+	&adev_misc_attr_defs[0].dattr.attr,
+	&adev_misc_attr_defs[1].dattr.attr,
+	&adev_misc_attr_defs[2].dattr.attr,
+	&adev_misc_attr_defs[3].dattr.attr,
+	&adev_misc_attr_defs[4].dattr.attr,
+	&adev_misc_attr_defs[5].dattr.attr,
+	&adev_misc_attr_defs[6].dattr.attr,
+	NULL
+};
+
+static umode_t adev_misc_visible(struct kobject *kobj, struct attribute *a,
+				 int n)
+{
+	struct adev_node *node = adev_dev_node(kobj_to_dev(kobj));
+
+	if ((n == ADEV_ATTR_BADBLOCKS || n == ADEV_ATTR_BAD_WRITES) &&
+	    node->kind != ASYNCDEV_NODE_MEM)
+		return 0;
+	return a->mode;
+}
+
+static const struct attribute_group adev_misc_group = {
+	.attrs = adev_misc_attrs,
+	.is_visible = adev_misc_visible,
 };
 
 /* sysfs: /sys/class/misc/<node>/stats/<counter>, read-only */
@@ -473,6 +860,7 @@ static const struct attribute_group adev_stats_group = {
 
 const struct attribute_group *adev_groups[] = {
 	&adev_config_group,
+	&adev_misc_group,
 	&adev_stats_group,
 	NULL
 };

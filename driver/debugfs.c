@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/kernel/debug/asyncdev/<node>/requests: every request the node holds
- * (on a FIFO list, waiting for an engine channel, or in service), with its
+ * (on a FIFO list, waiting for an engine channel, in service, or stalled
+ * by the stall knob; stalled synchronous callers are not listed), with its
  * state, age, submitter, size and path: what someone debugging a hung
  * program needs first.
  *
@@ -66,7 +67,7 @@ static void adev_show_fifo_list(struct seq_file *m, struct list_head *list,
 }
 
 static void adev_show_engine_list(struct seq_file *m, struct list_head *list,
-				  bool serving, u64 now)
+				  const char *state, bool serving, u64 now)
 {
 	struct adev_req *req;
 	unsigned int n = 0;
@@ -78,7 +79,7 @@ static void adev_show_engine_list(struct seq_file *m, struct list_head *list,
 	} else {
 		list_for_each_entry(req, list, list)
 			if (++n <= ADEV_DEBUGFS_MAX)
-				adev_show_req(m, req, "chan-wait", now);
+				adev_show_req(m, req, state, now);
 	}
 	if (n > ADEV_DEBUGFS_MAX)
 		seq_printf(m, "# ... and %u more\n", n - ADEV_DEBUGFS_MAX);
@@ -102,9 +103,9 @@ static void adev_show_node(struct seq_file *m, struct adev_node *node)
 	bool fifo = node->kind == ASYNCDEV_NODE_FIFO;
 	u64 now = ktime_get_ns();
 
-	seq_printf(m, "# %s: latency_ns %llu jitter_ns %llu channels %u busy %u (sync callers %u)",
-		   node->misc.name, READ_ONCE(e->latency_ns),
-		   READ_ONCE(e->jitter_ns), READ_ONCE(e->channels), e->busy,
+	seq_printf(m, "# %s: read_base_ns %llu write_base_ns %llu channels %u busy %u (sync callers %u)",
+		   node->misc.name, e->lat[0].base_ns, e->lat[1].base_ns,
+		   READ_ONCE(e->channels), e->busy,
 		   e->busy - adev_count(&e->serving));
 	if (fifo)
 		seq_printf(m, " level %zu/%zu", f->len, f->size);
@@ -113,8 +114,9 @@ static void adev_show_node(struct seq_file *m, struct adev_node *node)
 		adev_show_fifo_list(m, &f->readers, false, now);
 		adev_show_fifo_list(m, &f->writers, true, now);
 	}
-	adev_show_engine_list(m, &e->waiting, false, now);
-	adev_show_engine_list(m, &e->serving, true, now);
+	adev_show_engine_list(m, &e->waiting, "chan-wait", false, now);
+	adev_show_engine_list(m, &e->serving, "service", true, now);
+	adev_show_engine_list(m, &e->stalled, "stalled", false, now);
 }
 
 static int adev_requests_show(struct seq_file *m, void *v)

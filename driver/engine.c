@@ -9,7 +9,6 @@
  * io_uring is safe there, a timer per request gives each its own service
  * time without a scan, and a timer is cheaper than a work item per request.
  */
-#include <linux/random.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -24,18 +23,13 @@ void adev_engine_init(struct adev_engine *e)
 	spin_lock_init(&e->lock);
 	INIT_LIST_HEAD(&e->waiting);
 	INIT_LIST_HEAD(&e->serving);
+	INIT_LIST_HEAD(&e->stalled);
 	init_waitqueue_head(&e->chan_wait);
+	init_waitqueue_head(&e->stall_wait);
 	e->channels = 1;
-}
-
-static u64 adev_service_ns(struct adev_engine *e)
-{
-	u64 jitter = READ_ONCE(e->jitter_ns);
-	u64 t = READ_ONCE(e->latency_ns);
-
-	if (jitter)
-		t += get_random_u32_below((u32)jitter + 1);
-	return t;
+	e->lat[0].tail_mult = 1;
+	e->lat[1].tail_mult = 1;
+	adev_engine_reseed(e, adev_seed);
 }
 
 static bool adev_channel_free(struct adev_engine *e)
@@ -78,7 +72,7 @@ static void adev_channels_refill(struct adev_engine *e)
 		next->in_service = true;
 		list_add_tail(&next->serve, &e->serving);
 		e->busy++;
-		adev_req_start_timer(next, adev_service_ns(e));
+		adev_req_start_timer(next, next->service_ns);
 		trace_asyncdev_service_start(next->node, next, 0);
 	}
 }
@@ -177,8 +171,7 @@ void adev_engine_submit(struct adev_req *req, long res)
 	adev_req_set_cancel(req, adev_engine_cancel);
 	spin_lock_irqsave(&e->lock, flags);
 	req->state = ADEV_REQ_ENGINE;
-	now = req->cancel_pending ||
-	      (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns));
+	now = req->cancel_pending || !req->service_ns;
 	trace_asyncdev_engine(req->node, req, res, now);
 	if (now) {
 		/* finished below */
@@ -186,7 +179,7 @@ void adev_engine_submit(struct adev_req *req, long res)
 		e->busy++;
 		req->in_service = true;
 		list_add_tail(&req->serve, &e->serving);
-		adev_req_start_timer(req, adev_service_ns(e));
+		adev_req_start_timer(req, req->service_ns);
 		trace_asyncdev_service_start(req->node, req, 0);
 	} else {
 		trace_asyncdev_chan_wait(req->node, req);
@@ -248,18 +241,18 @@ int adev_engine_cancel(struct kiocb *iocb)
 }
 
 /*
- * A synchronous caller takes a channel and sleeps for one service time.
- * Returns 0, or -ERESTARTSYS when a signal interrupts the wait (the caller
- * then does nothing). Callers with IOCB_NOWAIT must not get here.
+ * A synchronous caller takes a channel and sleeps for its service time @ns
+ * (drawn at submission). Returns 0, or -ERESTARTSYS when a signal
+ * interrupts the wait (the caller then does nothing). Callers with
+ * IOCB_NOWAIT must not get here.
  */
-int adev_engine_sleep(struct adev_node *node)
+int adev_engine_sleep(struct adev_node *node, u64 ns)
 {
 	struct adev_engine *e = &node->engine;
 	ktime_t deadline;
-	u64 ns;
 	int ret;
 
-	if (!READ_ONCE(e->latency_ns) && !READ_ONCE(e->jitter_ns))
+	if (!ns)
 		return 0;
 
 	spin_lock_irq(&e->lock);
@@ -273,7 +266,6 @@ int adev_engine_sleep(struct adev_node *node)
 	if (ret)
 		return ret;
 
-	ns = adev_service_ns(e);
 	trace_asyncdev_service_start(node, NULL, ns);
 	deadline = ktime_add_ns(ktime_get(), ns);
 	for (;;) {
@@ -388,16 +380,121 @@ void adev_req_cache_exit(void)
 	kmem_cache_destroy(adev_req_cache);
 }
 
-/* Apply new timing; requests already in service keep their service time. */
-void adev_engine_set(struct adev_engine *e, u64 latency_ns, u64 jitter_ns,
-		     u32 channels)
+/*
+ * Apply a v1 configuration: @channels, and with @timing both directions
+ * UNIFORM(latency, jitter) without a tail. Requests already submitted keep
+ * their service time.
+ */
+void adev_engine_set(struct adev_engine *e, bool timing, u64 latency_ns,
+		     u64 jitter_ns, u32 channels)
 {
+	struct asyncdev_latency l = {
+		.dist = jitter_ns ? ASYNCDEV_LAT_UNIFORM : ASYNCDEV_LAT_FIXED,
+		.base_ns = latency_ns,
+		.spread_ns = jitter_ns,
+		.tail_mult = 1,
+	};
 	unsigned long flags;
 
 	spin_lock_irqsave(&e->lock, flags);
-	WRITE_ONCE(e->latency_ns, latency_ns);
-	WRITE_ONCE(e->jitter_ns, jitter_ns);
+	if (timing) {
+		e->lat[0] = l;
+		e->lat[1] = l;
+		WRITE_ONCE(e->slow, latency_ns || jitter_ns);
+	}
 	WRITE_ONCE(e->channels, channels);
 	adev_channels_refill(e);
 	spin_unlock_irqrestore(&e->lock, flags);
+}
+
+/*
+ * Stalls. An aio request is parked on e->stalled, cancellable at once; its
+ * result is -ECANCELED, which adev_engine_cancel_req() delivers like that
+ * of any request waiting in the engine, and adev_flush() replaces with -EIO
+ * when its file is closed. A blocking caller sleeps until a signal (or
+ * io_uring's cancel of its worker) or a close of the file. A held request
+ * holds its file, so the module cannot be unloaded under it.
+ */
+static ssize_t adev_stall_sync(struct adev_file *af)
+{
+	struct adev_engine *e = &af->node->engine;
+	unsigned int gen = READ_ONCE(af->flush_gen);
+	int ret;
+
+	ret = wait_event_interruptible(e->stall_wait,
+				       READ_ONCE(af->flush_gen) != gen);
+	return ret ? ret : -EIO;
+}
+
+static ssize_t adev_stall_aio(struct adev_file *af, struct kiocb *iocb,
+			      const struct iov_iter *iter, bool write,
+			      const struct adev_submit *sub)
+{
+	struct adev_engine *e = &af->node->engine;
+	struct adev_req *req;
+	unsigned long flags;
+
+	req = adev_req_alloc(af, iocb, write);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	adev_req_track(req, sub, iter);
+	req->res = -ECANCELED;
+	req->state = ADEV_REQ_SUBMITTING;
+	/* A cancel from now on marks it, or takes it off e->stalled. */
+	adev_req_set_cancel(req, adev_engine_cancel);
+	adev_stat_add(af->node, ADEV_STAT_ASYNC_QUEUED, 1);
+	spin_lock_irqsave(&e->lock, flags);
+	req->state = ADEV_REQ_ENGINE;
+	if (req->cancel_pending) {
+		req->cancelled = true;
+		adev_req_complete_now(req, -ECANCELED);
+	} else {
+		list_add_tail(&req->list, &e->stalled);
+	}
+	spin_unlock_irqrestore(&e->lock, flags);
+	return -EIOCBQUEUED;
+}
+
+/*
+ * Stall the request @iocb (drawn by adev_engine_draw): park it (io_submit),
+ * wait (a blocking call), or -EAGAIN for one that must not block.
+ */
+ssize_t adev_engine_stall(struct adev_file *af, struct kiocb *iocb,
+			  const struct iov_iter *iter, bool write,
+			  const struct adev_submit *sub)
+{
+	if (!is_sync_kiocb(iocb) && adev_kiocb_is_aio(iocb))
+		return adev_stall_aio(af, iocb, iter, write, sub);
+	if ((iocb->ki_flags & IOCB_NOWAIT) ||
+	    (iocb->ki_filp->f_flags & O_NONBLOCK))
+		return -EAGAIN;
+	return adev_stall_sync(af);
+}
+
+/*
+ * .flush, at every close of the file: its stalled aio requests complete
+ * with -EIO (from their timers), its stalled blocking callers return -EIO.
+ */
+int adev_flush(struct file *file, fl_owner_t id)
+{
+	struct adev_file *af = file->private_data;
+	struct adev_engine *e = &af->node->engine;
+	struct adev_req *req, *tmp;
+	unsigned long flags;
+
+	/*
+	 * Off the list under the lock, so that a racing cancel finds it in
+	 * its timer's hands (-EAGAIN) and the request completes once.
+	 */
+	spin_lock_irqsave(&e->lock, flags);
+	WRITE_ONCE(af->flush_gen, af->flush_gen + 1);
+	list_for_each_entry_safe(req, tmp, &e->stalled, list) {
+		if (req->file != af)
+			continue;
+		list_del_init(&req->list);
+		adev_req_complete_now(req, -EIO);
+	}
+	spin_unlock_irqrestore(&e->lock, flags);
+	wake_up_all(&e->stall_wait);
+	return 0;
 }

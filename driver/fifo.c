@@ -703,7 +703,7 @@ static void fifo_work_fn(struct work_struct *work)
 }
 
 /*
- * One entry point for read_iter and write_iter.
+ * Serve a read or write whose service time @service_ns was drawn.
  *  - read(2)/write(2), and io_uring's blocking retry from an io-wq worker:
  *    sleep for the device's service time, then block as a pipe does.
  *  - A synchronous call that must not block (O_NONBLOCK, RWF_NOWAIT) never
@@ -714,34 +714,25 @@ static void fifo_work_fn(struct work_struct *work)
  *    served at once if possible; an io_submit request that cannot be is
  *    queued (-EIOCBQUEUED), an io_uring one gets -EAGAIN (io_uring polls,
  *    then retries).
- * With a device latency, async requests that moved data complete after their
- * service time through the engine.
+ * With a service time, async requests that moved data complete after it
+ * through the engine.
  */
-static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
+static ssize_t fifo_serve_rw(struct kiocb *iocb, struct iov_iter *iter,
+			     bool write, u64 service_ns,
+			     const struct adev_submit *sub)
 {
 	struct adev_file *af = iocb->ki_filp->private_data;
 	struct adev_node *node = af->node;
 	struct adev_fifo *f = &node->fifo;
 	bool aio = !is_sync_kiocb(iocb) && adev_kiocb_is_aio(iocb);
 	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
-	struct adev_submit sub = {};
 	struct adev_req *req = NULL;
-	bool slow;
 	ssize_t ret;
-
-	if (!iov_iter_count(iter))
-		return 0;
-	trace_asyncdev_submit(node, iocb, iter, write, &sub);
-	ret = adev_fault_check(node);
-	if (ret)
-		return ret;
-	slow = READ_ONCE(node->engine.latency_ns) ||
-	       READ_ONCE(node->engine.jitter_ns);
 
 	if (is_sync_kiocb(iocb) || (!aio && !nowait)) {
 		nowait |= !!(iocb->ki_filp->f_flags & O_NONBLOCK);
 		if (!nowait) {
-			ret = adev_engine_sleep(node);
+			ret = adev_engine_sleep(node, service_ns);
 			if (ret)
 				return ret;
 		}
@@ -750,11 +741,11 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		goto out;
 	}
 
-	if (slow) {
+	if (service_ns) {
 		req = adev_req_alloc(af, iocb, write);
 		if (IS_ERR(req))
 			return PTR_ERR(req);
-		adev_req_track(req, &sub, iter);
+		adev_req_track(req, sub, iter);
 	}
 	ret = write ? fifo_write_sync(f, iter, true, aio) :
 		      fifo_read_sync(f, iter, true);
@@ -763,8 +754,9 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 			req = adev_req_alloc(af, iocb, write);
 			if (IS_ERR(req))
 				return PTR_ERR(req);
-			adev_req_track(req, &sub, iter);
+			adev_req_track(req, sub, iter);
 		}
+		req->service_ns = service_ns;
 		ret = fifo_queue_aio(f, req, iter);
 		if (ret != -EIOCBQUEUED)
 			adev_req_free(req);
@@ -772,6 +764,7 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	}
 	if (req && ret > 0) {
 		/* Cancellable from here: adev_engine_submit() sees to it. */
+		req->service_ns = service_ns;
 		adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
 		adev_engine_submit(req, ret);
 		return -EIOCBQUEUED;
@@ -781,7 +774,49 @@ static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 out:
 	if (ret > 0)
 		adev_stat_add(node, write ? ADEV_STAT_WRITES : ADEV_STAT_READS, 1);
-	trace_asyncdev_done(node, &sub, write, ret);
+	trace_asyncdev_done(node, sub, write, ret);
+	return ret;
+}
+
+/*
+ * One entry point for read_iter and write_iter: fault injection, then the
+ * choices drawn for the request (faults.c: stall, short transfer, service
+ * time), then fifo_serve_rw(). A shortened request sees a truncated
+ * iterator: a short write is stored in one piece (it is at most what was
+ * asked, so atomic if that was), never interleaved.
+ */
+static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
+{
+	struct adev_file *af = iocb->ki_filp->private_data;
+	struct adev_node *node = af->node;
+	size_t count = iov_iter_count(iter);
+	struct adev_submit sub = {};
+	struct adev_draw d;
+	ssize_t ret;
+
+	if (!count)
+		return 0;
+	trace_asyncdev_submit(node, iocb, iter, write, &sub);
+	ret = adev_fault_check(node);
+	if (ret)
+		return ret;
+	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
+	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
+	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))
+		return -EAGAIN;
+	adev_engine_draw(node, write, count, &d);
+	if (d.stall) {
+		ret = adev_engine_stall(af, iocb, iter, write, &sub);
+		if (ret != -EIOCBQUEUED)
+			trace_asyncdev_done(node, &sub, write, ret);
+		return ret;
+	}
+	if (d.short_len)
+		iov_iter_truncate(iter, d.short_len);
+	ret = fifo_serve_rw(iocb, iter, write, d.service_ns, &sub);
+	if (d.short_len)
+		iov_iter_reexpand(iter, iov_iter_count(iter) +
+				  (count - d.short_len));
 	return ret;
 }
 
@@ -1016,6 +1051,7 @@ void adev_fifo_exit(struct adev_node *node)
 const struct file_operations adev_fifo_fops = {
 	.owner		= THIS_MODULE,
 	.open		= fifo_open,
+	.flush		= adev_flush,
 	.release	= adev_release_common,	/* __fput did fasync(-1, 0) */
 	.read_iter	= fifo_read_iter,
 	.write_iter	= fifo_write_iter,

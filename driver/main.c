@@ -32,6 +32,9 @@ unsigned int adev_max_user_queued = 16384;
 module_param_named(max_user_queued, adev_max_user_queued, uint, 0444);
 MODULE_PARM_DESC(max_user_queued, "Async requests one user may have queued on both nodes (1..1048576, default 16384)");
 
+module_param_named(seed, adev_seed, ullong, 0444);
+MODULE_PARM_DESC(seed, "Initial PRNG seed of both nodes: every random latency, stall and short transfer replays from it (default 0; per node: the seed sysfs attribute or ASYNCDEV_IOC_SET_SEED)");
+
 struct workqueue_struct *adev_wq;
 
 static struct adev_node adev_nodes[] = {
@@ -88,6 +91,7 @@ static int __init adev_node_init(struct adev_node *node)
 
 	adev_engine_init(&node->engine);
 	spin_lock_init(&node->fault.lock);
+	adev_bad_init(node);
 	mutex_init(&node->cfg_mutex);
 	node->stats = alloc_percpu(struct adev_stats_pcpu);
 	if (!node->stats)
@@ -128,6 +132,7 @@ static void adev_node_exit(struct adev_node *node)
 		adev_fifo_exit(node);
 	else
 		adev_mem_exit(node);
+	adev_bad_exit(node);
 	WARN_ON(adev_stat_value(node, ADEV_STAT_IN_FLIGHT));
 	free_percpu(node->stats);
 }

@@ -48,21 +48,66 @@ static ssize_t mem_copy(struct adev_node *node, struct kiocb *iocb,
 	if (!c)
 		return -EFAULT;
 	iocb->ki_pos += c;
+	if (write)
+		adev_bad_written(node, pos, c);
 	adev_stat_add(node, write ? ADEV_STAT_BYTES_WRITTEN :
 				    ADEV_STAT_BYTES_READ, c);
 	return c;
+}
+
+/*
+ * Serve the request after its choices were drawn: inline (synchronous, or
+ * no service time), or moved now and completed after its service time.
+ */
+static ssize_t mem_serve(struct adev_file *af, struct kiocb *iocb,
+			 struct iov_iter *iter, bool write, u64 service_ns,
+			 const struct adev_submit *sub)
+{
+	struct adev_node *node = af->node;
+	struct adev_req *req;
+	ssize_t ret;
+
+	if (is_sync_kiocb(iocb) || !service_ns) {
+		if (service_ns && (iocb->ki_flags & IOCB_NOWAIT))
+			return -EAGAIN;
+		ret = adev_engine_sleep(node, service_ns);
+		if (!ret)
+			ret = mem_copy(node, iocb, iter, write);
+		if (ret > 0)
+			adev_stat_add(node, write ? ADEV_STAT_WRITES :
+						    ADEV_STAT_READS, 1);
+		trace_asyncdev_done(node, sub, write, ret);
+		return ret;
+	}
+
+	req = adev_req_alloc(af, iocb, write);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	adev_req_track(req, sub, iter);
+	req->service_ns = service_ns;
+	ret = mem_copy(node, iocb, iter, write);
+	if (ret <= 0) {
+		adev_req_free(req);
+		trace_asyncdev_done(node, sub, write, ret);
+		return ret;
+	}
+	/* Cancellable from here: adev_engine_submit() sees to it. */
+	adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
+	adev_engine_submit(req, ret);
+	return -EIOCBQUEUED;
 }
 
 static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 {
 	struct adev_file *af = iocb->ki_filp->private_data;
 	struct adev_node *node = af->node;
+	size_t count = iov_iter_count(iter);
+	loff_t pos = iocb->ki_pos;
 	struct adev_submit sub = {};
-	struct adev_req *req;
+	struct adev_draw d;
 	ssize_t ret;
-	bool slow;
 
-	if (!iov_iter_count(iter))
+	if (!count)
 		return 0;
 	trace_asyncdev_submit(node, iocb, iter, write, &sub);
 	if ((iocb->ki_flags & IOCB_DIRECT) && mem_dio_misaligned(iocb, iter))
@@ -70,36 +115,29 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	ret = adev_fault_check(node);
 	if (ret)
 		return ret;
-	slow = READ_ONCE(node->engine.latency_ns) ||
-	       READ_ONCE(node->engine.jitter_ns);
-
-	if (is_sync_kiocb(iocb) || !slow) {
-		if (slow && (iocb->ki_flags & IOCB_NOWAIT))
-			return -EAGAIN;
-		ret = adev_engine_sleep(node);
-		if (!ret)
-			ret = mem_copy(node, iocb, iter, write);
-		if (ret > 0)
-			adev_stat_add(node, write ? ADEV_STAT_WRITES :
-						    ADEV_STAT_READS, 1);
-		trace_asyncdev_done(node, &sub, write, ret);
+	if (pos >= 0) {
+		ret = adev_bad_check(node, pos, count, write);
+		if (ret)
+			return ret;
+	}
+	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
+	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
+	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))
+		return -EAGAIN;
+	adev_engine_draw(node, write, count, &d);
+	if (d.stall) {
+		ret = adev_engine_stall(af, iocb, iter, write, &sub);
+		if (ret != -EIOCBQUEUED)
+			trace_asyncdev_done(node, &sub, write, ret);
 		return ret;
 	}
-
-	req = adev_req_alloc(af, iocb, write);
-	if (IS_ERR(req))
-		return PTR_ERR(req);
-	adev_req_track(req, &sub, iter);
-	ret = mem_copy(node, iocb, iter, write);
-	if (ret <= 0) {
-		adev_req_free(req);
-		trace_asyncdev_done(node, &sub, write, ret);
-		return ret;
-	}
-	/* Cancellable from here: adev_engine_submit() sees to it. */
-	adev_stat_add(node, ADEV_STAT_ASYNC_QUEUED, 1);
-	adev_engine_submit(req, ret);
-	return -EIOCBQUEUED;
+	if (d.short_len)
+		iov_iter_truncate(iter, d.short_len);
+	ret = mem_serve(af, iocb, iter, write, d.service_ns, &sub);
+	if (d.short_len)
+		iov_iter_reexpand(iter, iov_iter_count(iter) +
+				  (count - d.short_len));
+	return ret;
 }
 
 static ssize_t mem_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -188,6 +226,7 @@ void adev_mem_exit(struct adev_node *node)
 const struct file_operations adev_mem_fops = {
 	.owner		= THIS_MODULE,
 	.open		= mem_open,
+	.flush		= adev_flush,
 	.release	= adev_release_common,
 	.read_iter	= mem_read_iter,
 	.write_iter	= mem_write_iter,

@@ -57,9 +57,41 @@ struct Options {
     const char* plot = nullptr;
     const char* plot_from = nullptr;
     std::uint64_t batch = 0;
+    // --dist: the service time distribution (base = --latency-ns) that
+    // replaces --jitter-ns on both nodes; dist_text as given, for the output.
+    std::optional<asyncdev::Latency> dist;
+    std::string dist_text;
     bool quiet = false;
     std::string command; // argv, for the JSON and the plot title
 };
+
+// --dist SPEC: KIND[:PARAM][:TAIL_PPM:TAIL_MULT]; nullopt if malformed.
+std::optional<asyncdev::Latency> parse_dist(const std::string& spec)
+{
+    const std::vector<std::string> f = tool::split(spec, ':');
+    asyncdev::Latency l;
+    std::size_t i = 1;
+    std::uint64_t v = 0, ppm = 0, mult = 1;
+    if (f[0] == "exp" || f[0] == "uniform") {
+        l.dist = f[0] == "exp" ? asyncdev::LatencyDist::exponential : asyncdev::LatencyDist::uniform;
+        if (f.size() < 2 || !tool::parse_duration_ns(f[1].c_str(), v) || v > ASYNCDEV_MAX_SERVICE_NS)
+            return std::nullopt;
+        l.spread = std::chrono::nanoseconds(v);
+        i = 2;
+    } else if (f[0] != "fixed") {
+        return std::nullopt;
+    }
+    if (f.size() == i + 2) {
+        if (!tool::parse_u64(f[i].c_str(), ppm) || ppm > ASYNCDEV_PPM ||
+            !tool::parse_u64(f[i + 1].c_str(), mult) || mult < 1 || mult > ASYNCDEV_MAX_TAIL_MULT)
+            return std::nullopt;
+    } else if (f.size() != i) {
+        return std::nullopt;
+    }
+    l.tail_ppm = static_cast<std::uint32_t>(ppm);
+    l.tail_mult = static_cast<std::uint32_t>(mult);
+    return l;
+}
 
 const char* const all_models[] = {"blocking", "nonblock", "epoll",  "sigio",
                                   "posix-aio", "libaio",  "uring"};
@@ -119,6 +151,10 @@ void usage()
         "  -s, --size BYTES      bytes per read (default 4096; k/M suffixes)\n"
         "  -l, --latency-ns NS   device service time (default 100us; ns/us/ms/s suffixes)\n"
         "  -j, --jitter-ns NS    uniform extra service time (default 0)\n"
+        "      --dist SPEC       service time distribution instead of --jitter-ns, base\n"
+        "                        --latency-ns: exp:MEAN, uniform:SPREAD or fixed, each\n"
+        "                        optionally :TAIL_PPM:TAIL_MULT (a slow tail); compare\n"
+        "                        the p50/p99/p999 columns with and without it\n"
         "  -c, --channels N      requests in service at once (default: = depth)\n"
         "  -n, --ops N           measured operations per model (default 2000)\n"
         "  -w, --warmup-ops N    operations before measuring, excluded (default 200)\n"
@@ -147,8 +183,9 @@ void usage()
         "  2 usage error.\n"
         "\n"
         "Examples:\n"
-        "  $ %s --depth 16 --latency-ns 200us --ops 5000 --json r.json --plot r.png\n",
-        asyncdev::mem_path, asyncdev::fifo_path, tool::prog);
+        "  $ %s --depth 16 --latency-ns 200us --ops 5000 --json r.json --plot r.png\n"
+        "  $ %s --models libaio,uring --latency-ns 50us --dist exp:100us:10000:50\n",
+        asyncdev::mem_path, asyncdev::fifo_path, tool::prog, tool::prog);
 }
 
 // ---------------------------------------------------------------- signals
@@ -769,6 +806,9 @@ bool cheap_clock(const std::string& cs)
 
 void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out)
 {
+    if (o.dist)
+        std::fprintf(out, "service time distribution: %s (base %.1f us)\n", o.dist_text.c_str(),
+                     static_cast<double>(o.latency_ns) / 1e3);
     std::fprintf(out,
                  "depth %llu, size %llu B, latency %.1f us, jitter %.1f us, channels %llu, "
                  "%llu ops per model after %llu warm-up, clocksource %s\n",
@@ -823,7 +863,8 @@ std::string to_json(const Options& o, const std::vector<Result>& rs)
       << tool::json_escape(clocksource()) << "\",\n  \"cpus\": "
       << std::thread::hardware_concurrency() << ",\n  \"config\": {\"depth\": " << o.depth
       << ", \"size\": " << o.size << ", \"latency_ns\": " << o.latency_ns
-      << ", \"jitter_ns\": " << o.jitter_ns << ", \"channels\": " << o.channels
+      << ", \"jitter_ns\": " << o.jitter_ns << ", \"dist\": \"" << tool::json_escape(o.dist_text)
+      << "\", \"channels\": " << o.channels
       << ", \"ops\": " << o.ops << ", \"warmup_ops\": " << o.warmup
       << ", \"max_time_s\": " << num(o.max_time) << "},\n  \"results\": [";
     for (std::size_t i = 0; i < rs.size(); ++i) {
@@ -992,6 +1033,15 @@ public:
         c.channels = static_cast<std::uint32_t>(ch);
         ctl(fifo_path_, [&] { fifo_->set_config(c); }, "set config");
     }
+    // After set_mem/set_fifo: the --dist distribution on both nodes (the
+    // destructor's v1 restore replaces it again).
+    void set_dist(const asyncdev::Latency& l)
+    {
+        ctl(mem_path_, [&] { mem_.set_latency(asyncdev::Direction::both, l); }, "set latency");
+        if (fifo_)
+            ctl(fifo_path_, [&] { fifo_->set_latency(asyncdev::Direction::both, l); },
+                "set latency");
+    }
     asyncdev::Device& mem() { return mem_; }
 
 private:
@@ -1126,7 +1176,7 @@ int run_batch(Options& o)
 int main(int argc, char** argv)
 {
     tool::prog = "asyncdev-bench";
-    enum { opt_mem = 1000, opt_fifo };
+    enum { opt_mem = 1000, opt_fifo, opt_dist };
     static const option longopts[] = {
         {"depth", required_argument, nullptr, 'D'},      {"size", required_argument, nullptr, 's'},
         {"latency-ns", required_argument, nullptr, 'l'}, {"jitter-ns", required_argument, nullptr, 'j'},
@@ -1137,7 +1187,7 @@ int main(int argc, char** argv)
         {"plot", required_argument, nullptr, 'p'},       {"plot-from", required_argument, nullptr, 'P'},
         {"batch", required_argument, nullptr, 'b'},      {"quiet", no_argument, nullptr, 'q'},
         {"help", no_argument, nullptr, 'h'},             {"version", no_argument, nullptr, 'V'},
-        {nullptr, 0, nullptr, 0}};
+        {"dist", required_argument, nullptr, opt_dist},  {nullptr, 0, nullptr, 0}};
     Options o;
     bool latency_given = false;
     for (int i = 0; i < argc; ++i)
@@ -1187,6 +1237,14 @@ int main(int argc, char** argv)
         }
         case opt_mem: o.mem = optarg; break;
         case opt_fifo: o.fifo = optarg; break;
+        case opt_dist:
+            o.dist = parse_dist(optarg);
+            if (!o.dist)
+                usage_error("invalid --dist '%s' (exp:MEAN, uniform:SPREAD or fixed, each "
+                            "optionally :TAIL_PPM:TAIL_MULT; durations up to 10s)",
+                            optarg);
+            o.dist_text = optarg;
+            break;
         case 'o': o.json = optarg; break;
         case 'p': o.plot = optarg; break;
         case 'P': o.plot_from = optarg; break;
@@ -1205,6 +1263,8 @@ int main(int argc, char** argv)
         usage_error("unexpected argument '%s'", argv[optind]);
     if (o.plot_from && !o.plot)
         usage_error("--plot-from needs --plot FILE.png");
+    if (o.dist && (o.jitter_ns || o.batch))
+        usage_error("--dist replaces --jitter-ns and does not apply to --batch");
 
     if (o.plot_from) { // host side: no device
         std::ifstream in(o.plot_from);
@@ -1261,6 +1321,11 @@ int main(int argc, char** argv)
         write_image(dev.mem(), image, o.mem);
         dev.set_mem(o.latency_ns, o.jitter_ns, o.channels);
         dev.set_fifo(o.latency_ns, o.jitter_ns, std::min<std::uint64_t>(o.channels + 1, ASYNCDEV_MAX_CHANNELS));
+        if (o.dist) {
+            asyncdev::Latency l = *o.dist;
+            l.base = std::chrono::nanoseconds(o.latency_ns);
+            dev.set_dist(l);
+        }
 
         if (const std::string cs = clocksource(); !cheap_clock(cs) && !o.quiet)
             warn("note: clocksource is %s: every clock_gettime is a system call here, which "

@@ -41,6 +41,20 @@ void usage()
         "                            requests, or every COUNT-th, with ERRNO\n"
         "  producer start HZ | stop  start or stop the record producer (FIFO only)\n"
         "\n"
+        "Misbehaviour (changes need CAP_SYS_ADMIN; DIR is r, w or rw):\n"
+        "  latency [DIR DIST BASE [SPREAD [TAIL_PPM TAIL_MULT]]]\n"
+        "                            show, or set the service time distribution:\n"
+        "                            DIST fixed, uniform (BASE + [0, SPREAD]) or exp\n"
+        "                            (BASE + exponential of mean SPREAD); with probability\n"
+        "                            TAIL_PPM/10^6 it is multiplied by TAIL_MULT\n"
+        "  seed [N]                  show, or restart the PRNG from N (replays choices)\n"
+        "  stall [off | DIR [every=N] [ppm=P]]\n"
+        "                            show, or make requests stall until cancelled or closed\n"
+        "  short [off | DIR [every=N] [ppm=P] (bytes=N | permille=P)]\n"
+        "                            show, or shorten transfers\n"
+        "  badblocks [add|clear START-END | clear-all | writes pass|fail|clear]\n"
+        "                            list, or change the bad ranges (/dev/asyncmem)\n"
+        "\n"
         "Options:\n"
         "  -d, --device PATH   the node (default %s; /dev/asyncmem is the memory node)\n"
         "  -j, --json          JSON output for show, stats and fault\n"
@@ -56,9 +70,12 @@ void usage()
         "  $ %s set latency_ns=2ms channels=4\n"
         "  $ %s --device /dev/asyncmem stats --json\n"
         "  $ %s fault next --errno EIO --count 3\n"
-        "  $ %s producer start 1000\n",
+        "  $ %s producer start 1000\n"
+        "  $ %s --device /dev/asyncmem latency r exp 100us 1ms 1000 20\n"
+        "  $ %s stall r every=10\n"
+        "  $ %s --device /dev/asyncmem badblocks add 4096-8191\n",
         tool::prog, asyncdev::fifo_path, asyncdev::fifo_path, tool::prog, tool::prog, tool::prog,
-        tool::prog);
+        tool::prog, tool::prog, tool::prog, tool::prog);
 }
 
 asyncdev::Device open_device(int flags)
@@ -380,6 +397,302 @@ int cmd_producer(const std::vector<std::string>& args)
     return 0;
 }
 
+// --- Misbehaviour commands -------------------------------------------------
+
+// Reports a failed setter the way cmd_fault does, naming the ioctl.
+void check_set(const char* what, const char* ioctl_name, const std::error_code& ec)
+{
+    if (ec)
+        fail("%s: %s: ioctl(%s): %s%s", device_path, what, ioctl_name, ec.message().c_str(),
+             ec.value() == EPERM    ? " (needs CAP_SYS_ADMIN)"
+             : ec.value() == ENOTTY ? " (not supported by this node)"
+                                    : "");
+}
+
+const char* dirs_name(asyncdev::Direction d)
+{
+    switch (d) {
+    case asyncdev::Direction::none: return "off";
+    case asyncdev::Direction::read: return "r";
+    case asyncdev::Direction::write: return "w";
+    case asyncdev::Direction::both: return "rw";
+    }
+    return "?";
+}
+
+bool parse_dirs(const std::string& s, asyncdev::Direction& d)
+{
+    if (s == "r" || s == "read")
+        d = asyncdev::Direction::read;
+    else if (s == "w" || s == "write")
+        d = asyncdev::Direction::write;
+    else if (s == "rw" || s == "both")
+        d = asyncdev::Direction::both;
+    else
+        return false;
+    return true;
+}
+
+const char* dist_name(asyncdev::LatencyDist d)
+{
+    switch (d) {
+    case asyncdev::LatencyDist::fixed: return "fixed";
+    case asyncdev::LatencyDist::uniform: return "uniform";
+    case asyncdev::LatencyDist::exponential: return "exp";
+    }
+    return "?";
+}
+
+void print_latency(const char* dir, const asyncdev::Latency& l)
+{
+    if (json)
+        std::printf("\"%s\": {\"dist\": \"%s\", \"base_ns\": %lld, \"spread_ns\": %lld, "
+                    "\"tail_ppm\": %u, \"tail_mult\": %u}",
+                    dir, dist_name(l.dist), static_cast<long long>(l.base.count()),
+                    static_cast<long long>(l.spread.count()), l.tail_ppm, l.tail_mult);
+    else
+        std::printf("%-6s %-8s base=%lldns spread=%lldns tail_ppm=%u tail_mult=%u\n", dir,
+                    dist_name(l.dist), static_cast<long long>(l.base.count()),
+                    static_cast<long long>(l.spread.count()), l.tail_ppm, l.tail_mult);
+}
+
+int cmd_latency(const std::vector<std::string>& args)
+{
+    if (args.empty()) {
+        asyncdev::Device dev = open_device(O_RDONLY);
+        const auto r = check("get latency", [&] { return dev.latency(asyncdev::Direction::read); });
+        const auto w = check("get latency", [&] { return dev.latency(asyncdev::Direction::write); });
+        if (json)
+            std::printf("{");
+        print_latency("read", r);
+        if (json)
+            std::printf(", ");
+        print_latency("write", w);
+        if (json)
+            std::printf("}\n");
+        return 0;
+    }
+    asyncdev::Direction dir;
+    asyncdev::Latency l;
+    std::uint64_t base = 0, spread = 0, ppm = 0, mult = 1;
+    if (!parse_dirs(args[0], dir))
+        usage_error("latency: invalid direction '%s' (r, w or rw)", args[0].c_str());
+    if (args.size() < 3 || args.size() == 5 || args.size() > 6)
+        usage_error("latency: expected DIR DIST BASE [SPREAD [TAIL_PPM TAIL_MULT]]");
+    if (args[1] == "fixed")
+        l.dist = asyncdev::LatencyDist::fixed;
+    else if (args[1] == "uniform")
+        l.dist = asyncdev::LatencyDist::uniform;
+    else if (args[1] == "exp" || args[1] == "exponential")
+        l.dist = asyncdev::LatencyDist::exponential;
+    else
+        usage_error("latency: unknown distribution '%s' (fixed, uniform or exp)", args[1].c_str());
+    if (!tool::parse_duration_ns(args[2].c_str(), base) || base > ASYNCDEV_MAX_SERVICE_NS)
+        usage_error("latency: invalid BASE '%s' (a duration up to 10s)", args[2].c_str());
+    if (args.size() > 3 &&
+        (!tool::parse_duration_ns(args[3].c_str(), spread) || spread > ASYNCDEV_MAX_SERVICE_NS))
+        usage_error("latency: invalid SPREAD '%s' (a duration up to 10s)", args[3].c_str());
+    if (args.size() == 6 &&
+        (!tool::parse_u64(args[4].c_str(), ppm) || ppm > ASYNCDEV_PPM ||
+         !tool::parse_u64(args[5].c_str(), mult) || mult < 1 || mult > ASYNCDEV_MAX_TAIL_MULT))
+        usage_error("latency: invalid tail '%s %s' (TAIL_PPM 0..1000000, TAIL_MULT 1..1000)",
+                    args[4].c_str(), args[5].c_str());
+    l.base = std::chrono::nanoseconds(base);
+    l.spread = std::chrono::nanoseconds(spread);
+    l.tail_ppm = static_cast<std::uint32_t>(ppm);
+    l.tail_mult = static_cast<std::uint32_t>(mult);
+    asyncdev::Device dev = open_device(O_RDWR);
+    std::error_code ec;
+    dev.set_latency(dir, l, ec);
+    check_set("latency", "ASYNCDEV_IOC_SET_LATENCY", ec);
+    return 0;
+}
+
+int cmd_seed(const std::vector<std::string>& args)
+{
+    if (args.size() > 1)
+        usage_error("seed: unexpected argument '%s'", args[1].c_str());
+    if (args.empty()) {
+        asyncdev::Device dev = open_device(O_RDONLY);
+        const std::uint64_t v = check("get seed", [&] { return dev.seed(); });
+        if (json)
+            std::printf("{\"seed\": %llu}\n", static_cast<unsigned long long>(v));
+        else
+            std::printf("%llu\n", static_cast<unsigned long long>(v));
+        return 0;
+    }
+    std::uint64_t v;
+    if (!tool::parse_u64(args[0].c_str(), v))
+        usage_error("seed: invalid seed '%s' (an unsigned 64-bit number)", args[0].c_str());
+    asyncdev::Device dev = open_device(O_RDWR);
+    std::error_code ec;
+    dev.set_seed(v, ec);
+    check_set("seed", "ASYNCDEV_IOC_SET_SEED", ec);
+    return 0;
+}
+
+// DIR [every=N] [ppm=P] plus the extra KEY=VALUE keys of `extra`.
+void parse_trigger(const char* cmd, const std::vector<std::string>& args, asyncdev::Trigger& t,
+                   const std::vector<std::pair<std::string, std::uint64_t*>>& extra)
+{
+    if (!parse_dirs(args[0], t.dirs))
+        usage_error("%s: invalid direction '%s' (r, w, rw or off)", cmd, args[0].c_str());
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const auto eq = args[i].find('=');
+        const std::string key = args[i].substr(0, eq);
+        std::uint64_t v;
+        if (eq == std::string::npos || !tool::parse_u64(args[i].c_str() + eq + 1, v))
+            usage_error("%s: expected KEY=NUMBER, got '%s'", cmd, args[i].c_str());
+        if (key == "every") {
+            t.every = v;
+        } else if (key == "ppm") {
+            if (v > ASYNCDEV_PPM)
+                usage_error("%s: ppm must be 0..1000000", cmd);
+            t.ppm = static_cast<std::uint32_t>(v);
+        } else {
+            bool found = false;
+            for (const auto& [name, out] : extra)
+                if (name == key) {
+                    *out = v;
+                    found = true;
+                }
+            if (!found)
+                usage_error("%s: unknown key '%s'", cmd, key.c_str());
+        }
+    }
+    if (!t.every && !t.ppm)
+        usage_error("%s: give every=N and/or ppm=P", cmd);
+}
+
+std::string trigger_text(const asyncdev::Trigger& t)
+{
+    if (t.dirs == asyncdev::Direction::none)
+        return "off";
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s every=%llu ppm=%u", dirs_name(t.dirs),
+                  static_cast<unsigned long long>(t.every), t.ppm);
+    return buf;
+}
+
+int cmd_stall(const std::vector<std::string>& args)
+{
+    if (args.empty()) {
+        asyncdev::Device dev = open_device(O_RDONLY);
+        const auto st = check("get stall", [&] { return dev.stall(); });
+        if (json)
+            std::printf("{\"dirs\": \"%s\", \"every\": %llu, \"ppm\": %u}\n",
+                        dirs_name(st.when.dirs), static_cast<unsigned long long>(st.when.every),
+                        st.when.ppm);
+        else
+            std::printf("%s\n", trigger_text(st.when).c_str());
+        return 0;
+    }
+    asyncdev::Stall st;
+    if (args[0] != "off")
+        parse_trigger("stall", args, st.when, {});
+    else if (args.size() > 1)
+        usage_error("stall off: unexpected argument '%s'", args[1].c_str());
+    asyncdev::Device dev = open_device(O_RDWR);
+    std::error_code ec;
+    dev.set_stall(st, ec);
+    check_set("stall", "ASYNCDEV_IOC_SET_STALL", ec);
+    return 0;
+}
+
+int cmd_short(const std::vector<std::string>& args)
+{
+    if (args.empty()) {
+        asyncdev::Device dev = open_device(O_RDONLY);
+        const auto sh = check("get short", [&] { return dev.short_transfer(); });
+        if (json)
+            std::printf("{\"dirs\": \"%s\", \"every\": %llu, \"ppm\": %u, \"bytes\": %llu, "
+                        "\"permille\": %u}\n",
+                        dirs_name(sh.when.dirs), static_cast<unsigned long long>(sh.when.every),
+                        sh.when.ppm, static_cast<unsigned long long>(sh.bytes), sh.permille);
+        else if (sh.when.dirs == asyncdev::Direction::none)
+            std::printf("off\n");
+        else
+            std::printf("%s bytes=%llu permille=%u\n", trigger_text(sh.when).c_str(),
+                        static_cast<unsigned long long>(sh.bytes), sh.permille);
+        return 0;
+    }
+    asyncdev::ShortTransfer sh;
+    if (args[0] != "off") {
+        std::uint64_t bytes = 0, permille = 0;
+        parse_trigger("short", args, sh.when, {{"bytes", &bytes}, {"permille", &permille}});
+        if (!bytes == !permille || permille >= 1000)
+            usage_error("short: give bytes=N or permille=1..999 (one of them)");
+        sh.bytes = bytes;
+        sh.permille = static_cast<std::uint32_t>(permille);
+    } else if (args.size() > 1) {
+        usage_error("short off: unexpected argument '%s'", args[1].c_str());
+    }
+    asyncdev::Device dev = open_device(O_RDWR);
+    std::error_code ec;
+    dev.set_short_transfer(sh, ec);
+    check_set("short", "ASYNCDEV_IOC_SET_SHORT", ec);
+    return 0;
+}
+
+bool parse_range(const std::string& s, asyncdev::BadRange& r)
+{
+    const auto dash = s.find('-');
+    return dash != std::string::npos && tool::parse_u64(s.substr(0, dash).c_str(), r.start) &&
+           tool::parse_u64(s.c_str() + dash + 1, r.end) && r.start <= r.end;
+}
+
+int cmd_badblocks(const std::vector<std::string>& args)
+{
+    static const char* writes_names[] = {"pass", "fail", "clear"};
+    if (args.empty() || (args[0] == "list" && args.size() == 1)) {
+        asyncdev::Device dev = open_device(O_RDONLY);
+        const auto b = check("list bad ranges", [&] { return dev.bad_blocks(); });
+        const char* w = writes_names[static_cast<unsigned>(b.writes) % 3];
+        if (json) {
+            std::printf("{\"writes\": \"%s\", \"ranges\": [", w);
+            for (std::size_t i = 0; i < b.ranges.size(); ++i)
+                std::printf("%s[%llu, %llu]", i ? ", " : "",
+                            static_cast<unsigned long long>(b.ranges[i].start),
+                            static_cast<unsigned long long>(b.ranges[i].end));
+            std::printf("]}\n");
+        } else {
+            std::printf("writes %s\n", w);
+            for (const auto& r : b.ranges)
+                std::printf("%llu-%llu\n", static_cast<unsigned long long>(r.start),
+                            static_cast<unsigned long long>(r.end));
+        }
+        return 0;
+    }
+    asyncdev::BadRange r;
+    const std::string& op = args[0];
+    asyncdev::Device dev = open_device(O_RDWR);
+    std::error_code ec;
+    if ((op == "add" || op == "clear") && args.size() == 2) {
+        if (!parse_range(args[1], r))
+            usage_error("badblocks %s: expected START-END (bytes, START <= END), got '%s'",
+                        op.c_str(), args[1].c_str());
+        if (op == "add")
+            dev.add_bad_range(r, ec);
+        else
+            dev.clear_bad_range(r, ec);
+    } else if (op == "clear-all" && args.size() == 1) {
+        dev.clear_bad_ranges(ec);
+    } else if (op == "writes" && args.size() == 2) {
+        unsigned i = 0;
+        while (i < 3 && args[1] != writes_names[i])
+            ++i;
+        if (i == 3)
+            usage_error("badblocks writes: expected pass, fail or clear, got '%s'",
+                        args[1].c_str());
+        dev.set_bad_writes(static_cast<asyncdev::BadWrites>(i), ec);
+    } else {
+        usage_error("badblocks: expected list, add START-END, clear START-END, clear-all or "
+                    "writes pass|fail|clear");
+    }
+    check_set("badblocks", "ASYNCDEV_IOC_BADBLOCKS", ec);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -427,5 +740,15 @@ int main(int argc, char** argv)
         return cmd_fault(args, errno_arg, count_arg);
     if (cmd == "producer")
         return cmd_producer(args);
+    if (cmd == "latency")
+        return cmd_latency(args);
+    if (cmd == "seed")
+        return cmd_seed(args);
+    if (cmd == "stall")
+        return cmd_stall(args);
+    if (cmd == "short")
+        return cmd_short(args);
+    if (cmd == "badblocks")
+        return cmd_badblocks(args);
     usage_error("unknown command '%s'", cmd.c_str());
 }

@@ -155,4 +155,182 @@ struct asyncdev_record {
 #define ASYNCDEV_IOC_SET_FAULT	_IOW(ASYNCDEV_IOC_MAGIC, 0x06, struct asyncdev_fault)
 #define ASYNCDEV_IOC_GET_FAULT	_IOR(ASYNCDEV_IOC_MAGIC, 0x07, struct asyncdev_fault)
 
+/*
+ * Misbehaviour (ABI v1 additions: new ioctl numbers, v1 programs are not
+ * affected). Every SET needs CAP_SYS_ADMIN. Every random choice comes from
+ * one PRNG per node, seeded by ASYNCDEV_IOC_SET_SEED (or the seed module
+ * parameter): the same seed and the same sequence of requests give the same
+ * latencies, stalls and short transfers.
+ */
+
+/* Directions, as a bit mask. */
+#define ASYNCDEV_DIR_READ	1
+#define ASYNCDEV_DIR_WRITE	2
+#define ASYNCDEV_DIR_BOTH	(ASYNCDEV_DIR_READ | ASYNCDEV_DIR_WRITE)
+
+/* Probabilities are in parts per million. */
+#define ASYNCDEV_PPM		1000000
+
+/* Upper bounds of struct asyncdev_latency. */
+#define ASYNCDEV_MAX_SERVICE_NS	10000000000ULL	/* 10 s, also the cap */
+#define ASYNCDEV_MAX_TAIL_MULT	1000
+
+/* Values of asyncdev_latency.dist. */
+#define ASYNCDEV_LAT_FIXED	0	/* base_ns */
+#define ASYNCDEV_LAT_UNIFORM	1	/* base_ns + uniform [0, spread_ns] */
+#define ASYNCDEV_LAT_EXP	2	/* base_ns + exponential, mean spread_ns */
+
+/**
+ * struct asyncdev_latency - service time distribution of one direction
+ * @dir:	SET: ASYNCDEV_DIR_READ, _WRITE or _BOTH; GET: _READ or _WRITE
+ * @dist:	ASYNCDEV_LAT_*
+ * @base_ns:	fixed part (0..ASYNCDEV_MAX_SERVICE_NS)
+ * @spread_ns:	uniform width or exponential mean (0..ASYNCDEV_MAX_SERVICE_NS;
+ *		must be 0 for FIXED)
+ * @tail_ppm:	probability that a service time is multiplied by @tail_mult
+ * @tail_mult:	1..ASYNCDEV_MAX_TAIL_MULT (0 is read as 1 when @tail_ppm is 0)
+ * @reserved:	must be zero
+ *
+ * A service time is capped at ASYNCDEV_MAX_SERVICE_NS. ASYNCDEV_IOC_SET_CONFIG
+ * sets both directions to UNIFORM(latency_ns, jitter_ns) without a tail;
+ * ASYNCDEV_IOC_GET_CONFIG reports the read direction's base and spread.
+ */
+struct asyncdev_latency {
+	__u32 dir;
+	__u32 dist;
+	__u64 base_ns;
+	__u64 spread_ns;
+	__u32 tail_ppm;
+	__u32 tail_mult;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asyncdev_seed - the PRNG seed of a node
+ * @seed:	any value; setting it restarts the PRNG and the every-N
+ *		counters of stalls and short transfers
+ * @reserved:	must be zero
+ */
+struct asyncdev_seed {
+	__u64 seed;
+	__u64 reserved[3];
+};
+
+/**
+ * struct asyncdev_trigger - which requests a misbehaviour hits
+ * @dirs:	ASYNCDEV_DIR_* mask of the directions concerned; 0 = off
+ * @ppm:	probability per request, parts per million (0..ASYNCDEV_PPM)
+ * @every:	every @every-th request of those directions (0 = not by count)
+ *
+ * A request is hit if it is the @every-th or wins the @ppm draw; with
+ * @dirs set, @every or @ppm must be non-zero.
+ */
+struct asyncdev_trigger {
+	__u32 dirs;
+	__u32 ppm;
+	__u64 every;
+};
+
+/**
+ * struct asyncdev_stall - requests that do not complete on their own
+ * @when:	which requests stall
+ * @reserved:	must be zero
+ *
+ * A stalled request moves no data. An io_submit request completes with
+ * -ECANCELED when io_cancel or io_destroy cancels it, -EIO when its file is
+ * closed; a blocking call (read(2), io_uring's worker) returns when a
+ * signal or io_uring's cancel interrupts it, or -EIO when the file is
+ * closed. A call that must not block (O_NONBLOCK, RWF_NOWAIT) gets -EAGAIN.
+ * While stalls are on, io_uring requests of those directions are served by
+ * io_uring's worker, where they can be cancelled. A held request keeps its
+ * file, hence the module, busy: rmmod is refused, never left hanging.
+ */
+struct asyncdev_stall {
+	struct asyncdev_trigger when;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asyncdev_short - transfers that move fewer bytes than asked
+ * @when:	which requests are shortened
+ * @bytes:	move at most this many bytes, or
+ * @permille:	move this fraction of the request (1..999), at least 1 byte
+ * @reserved0:	must be zero
+ * @reserved:	must be zero
+ *
+ * With @when set, exactly one of @bytes and @permille is non-zero. A request
+ * of one byte, or no larger than @bytes, is not shortened. A FIFO write that
+ * was shortened is still stored in one piece, never interleaved.
+ */
+struct asyncdev_short {
+	struct asyncdev_trigger when;
+	__u64 bytes;
+	__u32 permille;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/* asyncdev_badblocks.op */
+#define ASYNCDEV_BAD_ADD	1	/* mark [start, end] bad */
+#define ASYNCDEV_BAD_CLEAR	2	/* mark [start, end] good */
+#define ASYNCDEV_BAD_CLEAR_ALL	3	/* no bad byte left */
+#define ASYNCDEV_BAD_SET_WRITES	4	/* writes := ASYNCDEV_BAD_WRITES_* */
+
+/* What a write overlapping a bad range does. */
+#define ASYNCDEV_BAD_WRITES_PASS	0	/* succeeds, the range stays bad */
+#define ASYNCDEV_BAD_WRITES_FAIL	1	/* fails with EIO, as a read */
+#define ASYNCDEV_BAD_WRITES_CLEAR	2	/* succeeds and clears what it wrote */
+
+/* Most ranges a node keeps (ADD beyond it: ENOSPC). */
+#define ASYNCDEV_BAD_MAX_RANGES		1024
+
+/**
+ * struct asyncdev_badblocks - change the bad ranges of /dev/asyncmem
+ * @op:		ASYNCDEV_BAD_*
+ * @writes:	ASYNCDEV_BAD_WRITES_* for SET_WRITES, else 0
+ * @start:	first byte of the range (ADD, CLEAR)
+ * @end:	last byte of the range, inclusive, below the device size
+ * @reserved:	must be zero
+ *
+ * A read (and with WRITES_FAIL a write) that touches a bad byte fails with
+ * EIO and moves nothing. Adjacent and overlapping ranges merge.
+ */
+struct asyncdev_badblocks {
+	__u32 op;
+	__u32 writes;
+	__u64 start;
+	__u64 end;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asyncdev_badblocks_list - read the bad ranges of /dev/asyncmem
+ * @ranges:	user pointer to room for @max pairs of __u64 (start, end)
+ * @max:	pairs @ranges has room for (may be 0)
+ * @count:	out: ranges in the list (the first min(count, max) copied)
+ * @writes:	out: ASYNCDEV_BAD_WRITES_*
+ * @reserved0:	must be zero
+ * @reserved:	must be zero
+ */
+struct asyncdev_badblocks_list {
+	__u64 ranges;
+	__u32 max;
+	__u32 count;
+	__u32 writes;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define ASYNCDEV_IOC_SET_LATENCY _IOW(ASYNCDEV_IOC_MAGIC, 0x08, struct asyncdev_latency)
+#define ASYNCDEV_IOC_GET_LATENCY _IOWR(ASYNCDEV_IOC_MAGIC, 0x09, struct asyncdev_latency)
+#define ASYNCDEV_IOC_SET_SEED	_IOW(ASYNCDEV_IOC_MAGIC, 0x0a, struct asyncdev_seed)
+#define ASYNCDEV_IOC_GET_SEED	_IOR(ASYNCDEV_IOC_MAGIC, 0x0b, struct asyncdev_seed)
+#define ASYNCDEV_IOC_SET_STALL	_IOW(ASYNCDEV_IOC_MAGIC, 0x0c, struct asyncdev_stall)
+#define ASYNCDEV_IOC_GET_STALL	_IOR(ASYNCDEV_IOC_MAGIC, 0x0d, struct asyncdev_stall)
+#define ASYNCDEV_IOC_SET_SHORT	_IOW(ASYNCDEV_IOC_MAGIC, 0x0e, struct asyncdev_short)
+#define ASYNCDEV_IOC_GET_SHORT	_IOR(ASYNCDEV_IOC_MAGIC, 0x0f, struct asyncdev_short)
+/* /dev/asyncmem only (-ENOTTY on the FIFO). */
+#define ASYNCDEV_IOC_BADBLOCKS	_IOW(ASYNCDEV_IOC_MAGIC, 0x10, struct asyncdev_badblocks)
+#define ASYNCDEV_IOC_GET_BADBLOCKS _IOWR(ASYNCDEV_IOC_MAGIC, 0x11, struct asyncdev_badblocks_list)
+
 #endif /* _UAPI_LINUX_ASYNCDEV_H */

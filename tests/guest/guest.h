@@ -78,17 +78,34 @@ static inline void node_config(int fd, uint64_t latency_ns, uint64_t jitter_ns,
 	assert_int_equal(ioctl(fd, ASYNCDEV_IOC_SET_CONFIG, &c), 0);
 }
 
-/* Both nodes back to defaults: no latency, no producer, no faults, empty. */
+/*
+ * Both nodes back to defaults: no latency, no producer, no faults, no
+ * stalls, no short transfers, no bad ranges, seed 0, FIFO empty.
+ */
 static inline void device_reset(void)
 {
 	const char *paths[] = { FIFO_PATH, MEM_PATH };
 	struct asyncdev_fault off = { .mode = ASYNCDEV_FAULT_OFF };
+	struct asyncdev_stall stall_off = { { 0, 0, 0 }, { 0, 0 } };
+	struct asyncdev_short short_off = { { 0, 0, 0 }, 0, 0, 0, { 0, 0 } };
+	struct asyncdev_seed seed0 = { 0, { 0, 0, 0 } };
+	struct asyncdev_badblocks bad_all = { .op = ASYNCDEV_BAD_CLEAR_ALL };
+	struct asyncdev_badblocks bad_pass = { .op = ASYNCDEV_BAD_SET_WRITES };
 
 	for (int i = 0; i < 2; i++) {
 		int fd = open_node(paths[i], O_RDWR);
 
 		node_config(fd, 0, 0, 1, 0);
 		assert_int_equal(ioctl(fd, ASYNCDEV_IOC_SET_FAULT, &off), 0);
+		assert_int_equal(ioctl(fd, ASYNCDEV_IOC_SET_STALL, &stall_off), 0);
+		assert_int_equal(ioctl(fd, ASYNCDEV_IOC_SET_SHORT, &short_off), 0);
+		assert_int_equal(ioctl(fd, ASYNCDEV_IOC_SET_SEED, &seed0), 0);
+		if (i == 1) {
+			assert_int_equal(ioctl(fd, ASYNCDEV_IOC_BADBLOCKS,
+					       &bad_all), 0);
+			assert_int_equal(ioctl(fd, ASYNCDEV_IOC_BADBLOCKS,
+					       &bad_pass), 0);
+		}
 		if (i == 0)
 			assert_int_equal(ioctl(fd, ASYNCDEV_IOC_FLUSH), 0);
 		close(fd);

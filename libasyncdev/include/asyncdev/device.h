@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include <fcntl.h>
 
@@ -49,6 +50,78 @@ struct Fault {
     FaultMode mode = FaultMode::off;
     int error = 0; ///< positive errno the failed requests complete with
     std::uint64_t count = 0;
+};
+
+/// A direction of transfer, or a set of them (a bit mask, as the driver's).
+enum class Direction : std::uint32_t {
+    none = 0,                     ///< no direction: a Trigger that never fires
+    read = ASYNCDEV_DIR_READ,
+    write = ASYNCDEV_DIR_WRITE,
+    both = ASYNCDEV_DIR_BOTH,
+};
+
+/// How service times are distributed (ASYNCDEV_LAT_*).
+enum class LatencyDist : std::uint32_t {
+    fixed = ASYNCDEV_LAT_FIXED,             ///< always `base`
+    uniform = ASYNCDEV_LAT_UNIFORM,         ///< base + uniform [0, spread]
+    exponential = ASYNCDEV_LAT_EXP,         ///< base + exponential of mean `spread`
+};
+
+/// ASYNCDEV_IOC_GET/SET_LATENCY: the service time distribution of one
+/// direction. With probability tail_ppm / 10^6 a service time is multiplied
+/// by tail_mult (a slow tail); every service time is capped at 10 s.
+/// Limits: base and spread 0..10 s, spread 0 for fixed, tail_ppm 0..10^6,
+/// tail_mult 1..1000 (EINVAL otherwise).
+struct Latency {
+    LatencyDist dist = LatencyDist::fixed;
+    std::chrono::nanoseconds base{0};
+    std::chrono::nanoseconds spread{0};
+    std::uint32_t tail_ppm = 0;
+    std::uint32_t tail_mult = 1;
+};
+
+/// Which requests a misbehaviour hits: those of the directions `dirs` that
+/// are the every-th (every > 0) or win a draw of probability ppm / 10^6.
+/// With dirs set, every or ppm must be non-zero.
+struct Trigger {
+    Direction dirs = Direction::none;
+    std::uint64_t every = 0;
+    std::uint32_t ppm = 0;
+};
+
+/// ASYNCDEV_IOC_GET/SET_STALL: requests that do not complete until
+/// cancelled (-ECANCELED), their file closed (-EIO) or, for a blocking call,
+/// a signal arrives. They move no data.
+struct Stall {
+    Trigger when;
+};
+
+/// ASYNCDEV_IOC_GET/SET_SHORT: transfers that move fewer bytes than asked:
+/// at most `bytes`, or `permille` / 1000 of the request (at least 1 byte).
+/// With `when` set, exactly one of them is non-zero.
+struct ShortTransfer {
+    Trigger when;
+    std::uint64_t bytes = 0;
+    std::uint32_t permille = 0;
+};
+
+/// What a write touching a bad range does (ASYNCDEV_BAD_WRITES_*).
+enum class BadWrites : std::uint32_t {
+    pass = ASYNCDEV_BAD_WRITES_PASS,   ///< succeeds, the range stays bad
+    fail = ASYNCDEV_BAD_WRITES_FAIL,   ///< fails with EIO
+    clear = ASYNCDEV_BAD_WRITES_CLEAR, ///< succeeds and heals what it wrote
+};
+
+/// Bytes [start, end] (inclusive) of /dev/asyncmem are bad.
+struct BadRange {
+    std::uint64_t start = 0;
+    std::uint64_t end = 0;
+};
+
+/// ASYNCDEV_IOC_GET_BADBLOCKS: the bad ranges, sorted, and the write rule.
+struct BadBlocks {
+    std::vector<BadRange> ranges;
+    BadWrites writes = BadWrites::pass;
 };
 
 /// ASYNCDEV_IOC_GET_STATS: the counters, exactly as the driver reports them.
@@ -106,6 +179,53 @@ public:
     /// Needs CAP_SYS_ADMIN.
     void set_fault(const Fault& f);
     void set_fault(const Fault& f, std::error_code& ec) noexcept;
+
+    // Misbehaviour (see asyncdev/uapi/asyncdev.h). Every setter needs
+    // CAP_SYS_ADMIN (EPERM) and reports out-of-range values as EINVAL.
+    // Preconditions, checked in every build: a negative duration, or
+    // latency() of Direction::both or none, throws std::invalid_argument
+    // (the `ec` forms set std::errc::invalid_argument instead).
+
+    /// The distribution of `dir` (read or write).
+    Latency latency(Direction dir) const;
+    Latency latency(Direction dir, std::error_code& ec) const noexcept;
+    /// Sets the distribution of `dir` (read, write or both).
+    void set_latency(Direction dir, const Latency& l);
+    void set_latency(Direction dir, const Latency& l, std::error_code& ec) noexcept;
+
+    /// The seed the node's PRNG last restarted from.
+    std::uint64_t seed() const;
+    std::uint64_t seed(std::error_code& ec) const noexcept;
+    /// Restarts the PRNG (and the every-N counters): the same seed and the
+    /// same requests give the same latencies, stalls and short transfers.
+    void set_seed(std::uint64_t seed);
+    void set_seed(std::uint64_t seed, std::error_code& ec) noexcept;
+
+    Stall stall() const;
+    Stall stall(std::error_code& ec) const noexcept;
+    void set_stall(const Stall& s);
+    void set_stall(const Stall& s, std::error_code& ec) noexcept;
+
+    ShortTransfer short_transfer() const;
+    ShortTransfer short_transfer(std::error_code& ec) const noexcept;
+    void set_short_transfer(const ShortTransfer& s);
+    void set_short_transfer(const ShortTransfer& s, std::error_code& ec) noexcept;
+
+    /// /dev/asyncmem only (ENOTTY on the FIFO). All the ranges, however many.
+    BadBlocks bad_blocks() const;
+    BadBlocks bad_blocks(std::error_code& ec) const noexcept;
+    /// Marks [start, end] bad (merging with neighbours); ENOSPC beyond
+    /// ASYNCDEV_BAD_MAX_RANGES ranges, EINVAL if start > end or end is past
+    /// the device.
+    void add_bad_range(BadRange r);
+    void add_bad_range(BadRange r, std::error_code& ec) noexcept;
+    /// Marks [start, end] good again (ENOSPC if a split finds the list full).
+    void clear_bad_range(BadRange r);
+    void clear_bad_range(BadRange r, std::error_code& ec) noexcept;
+    void clear_bad_ranges();
+    void clear_bad_ranges(std::error_code& ec) noexcept;
+    void set_bad_writes(BadWrites w);
+    void set_bad_writes(BadWrites w, std::error_code& ec) noexcept;
 
 private:
     UniqueFd fd_;
