@@ -235,8 +235,8 @@ TRACE_EVENT_CONDITION(asyncdev_chan_wait,
 );
 
 /*
- * A request took a channel for @ns (a sync caller), or for the time its
- * armed timer has left (@req, @ns 0).
+ * A request took a channel for @ns (a sync caller), or for the service
+ * time drawn at its submission (@req, @ns 0).
  */
 TRACE_EVENT(asyncdev_service_start,
 
@@ -255,8 +255,7 @@ TRACE_EVENT(asyncdev_service_start,
 
 	TP_fast_assign(
 		__entry->id = req ? req->id : 0;
-		__entry->service_ns = req ?
-			ktime_to_ns(hrtimer_expires_remaining(&req->timer)) : ns;
+		__entry->service_ns = req ? req->service_ns : ns;
 		__entry->busy = READ_ONCE(node->engine.busy);
 		__entry->channels = READ_ONCE(node->engine.channels);
 		__entry->node = node->kind;
