@@ -21,6 +21,10 @@ namespace asyncdev {
 /// An io_uring_submit the kernel refuses (-EAGAIN, -EBUSY) leaves the SQEs
 /// in the ring: they are pushed again after the next reap and from a 1 ms
 /// Timer, so requests never wait for another submit() from the user.
+/// Limit: cancel() returns true for a request in the kernel although, when
+/// the submission ring is full at that moment (the kernel refusing submits
+/// for a while), no IORING_OP_ASYNC_CANCEL could be queued: the request
+/// then completes with its real result (the callback still runs once).
 /// Reads and writes longer than 0x7ffff000 bytes (Linux's MAX_RW_COUNT;
 /// io_uring's length is 32 bits) transfer at most that: a short transfer.
 ///
