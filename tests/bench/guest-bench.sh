@@ -206,6 +206,10 @@ while [ $r -le "$RUNS" ]; do
 		lib_run lib_aio_qd32 "$r" aio /dev/asyncmem 32
 		lib_run lib_uring_qd32 "$r" uring /dev/asyncmem 32
 	fi
+	if want P7c; then	# registered file and buffers, both sides
+		fio_run mem_uring_fixed_qd32 "$r" /dev/asyncmem io_uring 32 0 1 randread-fixed.fio
+		lib_run lib_uring_fixed_qd32 "$r" uring-fixed /dev/asyncmem 32
+	fi
 	if want P3 P3b; then
 		sleep100us "$r"	# timer wakeup latency, for P3
 		setmem 100000 64
