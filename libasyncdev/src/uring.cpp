@@ -104,9 +104,11 @@ public:
         return id;
     }
 
+    /// Preconditions of a request on a registered file / into a registered
+    /// buffer; the caller has checked the thread (check_loop_thread: a
+    /// gettid system call, which prepare() makes once more).
     void check_file(FixedFile f, const char* call) const
     {
-        loop_.check_loop_thread(call);
         if (f.index >= files)
             throw std::out_of_range(std::string(call) + ": registered file " +
                                     std::to_string(f.index) + " out of range (" +
@@ -115,7 +117,6 @@ public:
 
     void check_buffer(FixedBuffer b, const void* p, std::size_t n, const char* call) const
     {
-        loop_.check_loop_thread(call);
         if (b.index >= buffers.size())
             throw std::out_of_range(std::string(call) + ": registered buffer " +
                                     std::to_string(b.index) + " out of range (" +
@@ -154,8 +155,19 @@ public:
             files = fds.size();
     }
 
+    /// Loop::check_loop_thread's test without its gettid system call (this
+    /// runs per request, and prepare() makes the full check once more):
+    /// the thread that built the Uring is the loop thread (EngineCore
+    /// watched an fd there), and pthread_self() is a load.
+    void check_thread(const char* call) const
+    {
+        if (std::this_thread::get_id() != owner_ || loop_.forked())
+            loop_.check_loop_thread(call); // throws, naming the cause
+    }
+
     void update_file(FixedFile slot, int fd, std::error_code& ec)
     {
+        check_thread("asyncdev::Uring::update_file");
         check_file(slot, "asyncdev::Uring::update_file");
         ec.clear();
         int rc = ::io_uring_register_files_update(&ring_, slot.index, &fd, 1);
@@ -382,6 +394,7 @@ private:
     }
 
     struct io_uring ring_{};
+    const std::thread::id owner_ = std::this_thread::get_id(); // see check_thread()
     Timer retry_; // flush() retries while the kernel refuses SQEs
     bool retry_armed_ = false;
 };
@@ -456,6 +469,7 @@ std::size_t Uring::registered_buffers() const noexcept { return impl_->registere
 
 RequestId Uring::read(FixedFile file, std::span<std::byte> buf, std::uint64_t off, Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::read");
     impl_->check_file(file, "asyncdev::Uring::read");
     return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
                                 -1, buf.data(), buf.size(), off, std::move(cb));
@@ -464,6 +478,7 @@ RequestId Uring::read(FixedFile file, std::span<std::byte> buf, std::uint64_t of
 RequestId Uring::write(FixedFile file, std::span<const std::byte> buf, std::uint64_t off,
                        Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::write");
     impl_->check_file(file, "asyncdev::Uring::write");
     return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),
                                 -1, const_cast<std::byte*>(buf.data()), buf.size(), off,
@@ -473,6 +488,7 @@ RequestId Uring::write(FixedFile file, std::span<const std::byte> buf, std::uint
 RequestId Uring::read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::uint64_t off,
                       Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::read");
     impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
     return impl_->prepare_fixed(detail::Request::Op::read, false, fd,
                                 static_cast<int>(reg.index), buf.data(), buf.size(), off,
@@ -482,6 +498,7 @@ RequestId Uring::read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::ui
 RequestId Uring::write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
                        std::uint64_t off, Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::write");
     impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
     return impl_->prepare_fixed(detail::Request::Op::write, false, fd,
                                 static_cast<int>(reg.index), const_cast<std::byte*>(buf.data()),
@@ -491,6 +508,7 @@ RequestId Uring::write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
 RequestId Uring::read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
                       std::uint64_t off, Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::read");
     impl_->check_file(file, "asyncdev::Uring::read");
     impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
     return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
@@ -501,6 +519,7 @@ RequestId Uring::read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
 RequestId Uring::write(FixedFile file, FixedBuffer reg, std::span<const std::byte> buf,
                        std::uint64_t off, Completion cb)
 {
+    impl_->check_thread("asyncdev::Uring::write");
     impl_->check_file(file, "asyncdev::Uring::write");
     impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
     return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),

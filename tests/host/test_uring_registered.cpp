@@ -248,16 +248,22 @@ static void test_misuse_is_logic_error(void**)
     expect_throw<std::logic_error>([&] { io.register_files(std::array{f.get()}, ec); },
                                    "already registered"); // the ec form too
     // Off the loop thread.
-    bool thrown = false;
+    int thrown = 0;
     std::thread t([&] {
         try {
             io.unregister_files();
         } catch (const std::logic_error& e) {
-            thrown = std::strstr(e.what(), "not on the loop thread") != nullptr;
+            thrown += std::strstr(e.what(), "not on the loop thread") != nullptr;
+        }
+        try { // not an invalid_argument for the span: the thread comes first
+            io.read(F{0}, B{0}, std::span(mem.data() + 1, mem.size()), 0, [](ssize_t) {});
+        } catch (const std::logic_error& e) {
+            thrown += std::strstr(e.what(), "not on the loop thread") != nullptr;
         }
     });
     t.join();
-    assert_true(thrown);
+    assert_int_equal(thrown, 2);
+    assert_int_equal(io.queued(), 0);
     // Unregistered, they can be registered again.
     io.unregister_files();
     io.unregister_buffers();
