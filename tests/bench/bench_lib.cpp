@@ -80,7 +80,8 @@ struct Bench {
 int main(int argc, char** argv)
 {
     if (argc < 5) {
-        std::fprintf(stderr, "usage: bench_lib aio|uring|uring-fixed DEV QD SECONDS [RAMP] [BS] [SIZE]\n");
+        std::fprintf(stderr,
+                     "usage: bench_lib aio|uring|uring-fixed DEV QD SECONDS [RAMP] [BS] [SIZE]\n");
         return 2;
     }
     const std::string kind = argv[1];
