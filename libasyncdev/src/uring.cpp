@@ -105,8 +105,7 @@ public:
     }
 
     /// Preconditions of a request on a registered file / into a registered
-    /// buffer; the caller has checked the thread (check_loop_thread: a
-    /// gettid system call, which prepare() makes once more).
+    /// buffer; the caller has checked the thread (check_thread below).
     void check_file(FixedFile f, const char* call) const
     {
         if (f.index >= files)
@@ -155,10 +154,10 @@ public:
             files = fds.size();
     }
 
-    /// Loop::check_loop_thread's test without its gettid system call (this
-    /// runs per request, and prepare() makes the full check once more):
-    /// the thread that built the Uring is the loop thread (EngineCore
-    /// watched an fd there), and pthread_self() is a load.
+    /// Loop::check_loop_thread's test in a load and a compare (this runs
+    /// per request, and prepare() makes the full check once more): the
+    /// thread that built the Uring is the loop thread (EngineCore watched
+    /// an fd there).
     void check_thread(const char* call) const
     {
         if (std::this_thread::get_id() != owner_ || loop_.forked())
