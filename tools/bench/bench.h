@@ -59,6 +59,12 @@ struct Options {
     std::optional<asyncdev::Latency> dist;
     std::string dist_text;
     bool quiet = false;
+    // --same-device[=fifo|mem]: the comparison on one node at a time (both
+    // parts unless one is named); --rate and --duration are its FIFO part's.
+    bool same_device = false;
+    bool same_fifo = true, same_mem = true;
+    std::uint64_t rate = 2000;
+    double duration = 3;
     std::string command; // argv, for the JSON and the plot title
 };
 
@@ -92,7 +98,8 @@ struct Result {
     std::uint64_t io_errors = 0;
     std::uint64_t bad_data = 0;
     bool ran = false;
-    std::string error; // why the model could not run
+    bool applicable = true; // false: not run because the model does not apply to the node
+    std::string error; // why the model could not run (or does not apply)
     std::string notes;
 };
 

@@ -86,6 +86,8 @@ public:
                 "set latency");
     }
     asyncdev::Device& mem() { return mem_; }
+    /// The FIFO (only if the constructor's need_fifo was true).
+    asyncdev::Device& fifo() { return *fifo_; }
 
 private:
     asyncdev::Device mem_;

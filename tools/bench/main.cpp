@@ -22,7 +22,7 @@ int main(int argc, char** argv)
 {
     using namespace bench;
     tool::prog = "asyncdev-bench";
-    enum { opt_mem = 1000, opt_fifo, opt_dist };
+    enum { opt_mem = 1000, opt_fifo, opt_dist, opt_same, opt_rate, opt_duration };
     static const option longopts[] = {
         {"depth", required_argument, nullptr, 'D'},      {"size", required_argument, nullptr, 's'},
         {"latency-ns", required_argument, nullptr, 'l'}, {"jitter-ns", required_argument, nullptr, 'j'},
@@ -33,9 +33,11 @@ int main(int argc, char** argv)
         {"plot", required_argument, nullptr, 'p'},       {"plot-from", required_argument, nullptr, 'P'},
         {"batch", required_argument, nullptr, 'b'},      {"quiet", no_argument, nullptr, 'q'},
         {"help", no_argument, nullptr, 'h'},             {"version", no_argument, nullptr, 'V'},
-        {"dist", required_argument, nullptr, opt_dist},  {nullptr, 0, nullptr, 0}};
+        {"dist", required_argument, nullptr, opt_dist},  {"same-device", optional_argument, nullptr, opt_same},
+        {"rate", required_argument, nullptr, opt_rate},  {"duration", required_argument, nullptr, opt_duration},
+        {nullptr, 0, nullptr, 0}};
     Options o;
-    bool latency_given = false;
+    bool latency_given = false, rate_given = false, duration_given = false;
     for (int i = 0; i < argc; ++i)
         o.command += (i ? " " : "") + std::string(i ? argv[i] : "asyncdev-bench");
     opterr = 0;
@@ -90,6 +92,24 @@ int main(int argc, char** argv)
                             optarg);
             o.dist_text = optarg;
             break;
+        case opt_same:
+            o.same_device = true;
+            if (optarg && std::strcmp(optarg, "fifo") == 0)
+                o.same_mem = false;
+            else if (optarg && std::strcmp(optarg, "mem") == 0)
+                o.same_fifo = false;
+            else if (optarg)
+                usage_error("invalid --same-device '%s' (fifo or mem; none: both)", optarg);
+            break;
+        case opt_rate:
+            o.rate = u64("--rate", optarg, 1, ASYNCDEV_MAX_PRODUCE_HZ);
+            rate_given = true;
+            break;
+        case opt_duration:
+            if (!tool::parse_double(optarg, o.duration) || o.duration <= 0 || o.duration > 3600)
+                usage_error("invalid --duration '%s' (seconds, > 0 and <= 3600)", optarg);
+            duration_given = true;
+            break;
         case 'o': o.json = optarg; break;
         case 'p': o.plot = optarg; break;
         case 'P': o.plot_from = optarg; break;
@@ -110,6 +130,10 @@ int main(int argc, char** argv)
         usage_error("--plot-from needs --plot FILE.png");
     if (o.dist && (o.jitter_ns || o.batch))
         usage_error("--dist replaces --jitter-ns and does not apply to --batch");
+    if ((rate_given || duration_given) && !o.same_device)
+        usage_error("--rate and --duration need --same-device");
+    if (o.same_device && o.batch)
+        usage_error("--same-device and --batch are different runs: choose one");
 
     if (o.plot_from) { // host side: no device
         std::ifstream in(o.plot_from);
@@ -145,5 +169,7 @@ int main(int argc, char** argv)
             fail("%s", e.what());
         }
     }
+    if (o.same_device)
+        return run_same_device(o);
     return run_feeder_comparison(o);
 }

@@ -5,11 +5,14 @@
 
 #include "bench.h"
 #include "meter.h"
+#include "producer.h"
 
 #include <string>
 #include <vector>
 
 namespace bench {
+
+class DeviceSetup;
 
 /// Runs one model of the feeder comparison: issues reads until `m` says
 /// stop (m.complete() or m.poll_stop()), counts each finished operation with
@@ -23,7 +26,11 @@ struct Model {
     const char* name;        ///< as in --models
     bool fifo;               ///< reads the feeder's FIFO, else /dev/asyncmem
     const char* description; ///< one line, for --help
-    RunFn run;
+    RunFn run;               ///< the feeder comparison (on its node)
+    ProducerFn on_producer;  ///< --same-device: on the producer-driven FIFO
+    /// --same-device: why the model does not apply to /dev/asyncmem, or
+    /// nullptr if it does (then `run` with fifo false is its mem run).
+    const char* mem_na;
 };
 
 /// Every model, in the order of the table and of --models all.
@@ -41,6 +48,13 @@ void run_sigio(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat);
 void run_posix_aio(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat);
 void run_libaio(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat);
 void run_uring(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat);
+void producer_blocking(const Options& o, RecordSink& sink);
+void producer_nonblock(const Options& o, RecordSink& sink);
+void producer_epoll(const Options& o, RecordSink& sink);
+void producer_sigio(const Options& o, RecordSink& sink);
+void producer_posix_aio(const Options& o, RecordSink& sink);
+void producer_libaio(const Options& o, RecordSink& sink);
+void producer_uring(const Options& o, RecordSink& sink);
 
 /// One model from setup to its Result (run.cpp): the Meter, the run, the
 /// figures. A model that failed to start has ran = false and `error`.
@@ -50,5 +64,14 @@ Result run_model(Ctx& c, const Model& model);
 /// prints the table, writes --json and --plot, restores the nodes.
 /// Returns the exit status.
 int run_feeder_comparison(Options& o);
+
+/// --same-device (same_device.cpp): the producer-driven FIFO for every
+/// model, then /dev/asyncmem for those that apply; the tables, --json,
+/// --plot; restores the nodes. Returns the exit status.
+int run_same_device(Options& o);
+
+/// Writes the pattern to o.mem and sets it to the run's latency (used by
+/// both comparisons): enough slots that requests in flight never share one.
+Image load_mem(const Options& o, DeviceSetup& dev);
 
 } // namespace bench

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // asyncdev-bench model "blocking": a thread per stream, each blocking
-// pread(2) on its own fd of /dev/asyncmem.
+// pread(2) on its own fd of /dev/asyncmem; --same-device: blocking read(2)
+// of the producer-driven FIFO.
 #include "model.h"
 
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
@@ -49,6 +51,24 @@ void run_blocking(Ctx& c, Meter& m, Result& r, std::vector<std::uint64_t>& lat)
     r.io_errors = io_errors;
     r.bad_data = bad;
     r.notes = std::to_string(o.depth) + " threads";
+}
+
+// --same-device: blocking read(2) of the producer-driven FIFO in this thread.
+void producer_blocking(const Options& o, RecordSink& sink)
+{
+    asyncdev::Device d = open_node(o.fifo, O_RDONLY);
+    std::vector<std::byte> buf(o.size);
+    const ReadAlarm alarm(sink.give_up_seconds()); // a read cannot wait for ever
+    sink.begin();
+    while (!sink.done()) {
+        const ssize_t n = ::read(d.fd(), buf.data(), buf.size());
+        if (n > 0)
+            sink.deliver(buf.data(), static_cast<std::size_t>(n), tool::now_ns());
+        else if (n < 0 && errno == EINTR)
+            sink.poll_stop();
+        else
+            sink.fail(n < 0 ? errno : EIO);
+    }
 }
 
 } // namespace bench

@@ -41,16 +41,18 @@ void usage()
         "Usage: %s [OPTIONS]\n"
         "       %s --plot-from RESULTS.json --plot OUT.png\n"
         "       %s --batch N [--latency-ns NS] [--size BYTES]\n"
+        "       %s --same-device[=fifo|mem] [--rate HZ] [--duration S] [OPTIONS]\n"
         "Run the same reads through seven I/O models against the simulated device and\n"
         "compare throughput, latency, CPU time and context switches per operation.\n"
         "\n"
         "Models (--models, comma-separated; default all):\n",
-        tool::prog, tool::prog, tool::prog);
+        tool::prog, tool::prog, tool::prog, tool::prog);
     for (const Model& m : models())
         std::printf("  %-10s %s\n", m.name, m.description);
     std::printf(
         "\n"
-        "Every model moves the same bytes: a pattern of --size slots written to\n"
+        "The default run is the feeder comparison, not on one node. Every model moves\n"
+        "the same bytes: a pattern of --size slots written to\n"
         "/dev/asyncmem first (async models and blocking read the slots back at their\n"
         "offsets), or written by a feeder child process into /dev/asyncdev (readiness\n"
         "models read the same slots, in order). Each operation is verified (memcmp).\n"
@@ -58,6 +60,16 @@ void usage()
         "/dev/asyncdev --channels + 1 (one for the feeder's writes, so that the one\n"
         "reading thread of a readiness model never waits for it). The device's\n"
         "configuration is restored at the end.\n"
+        "\n"
+        "--same-device compares the models on one node at a time. On the FIFO the\n"
+        "driver's producer appends 64-byte records at --rate, with no service time (an\n"
+        "O_NONBLOCK read skips it), and every model reads them, one read of up to\n"
+        "--size bytes at a time, for --duration seconds after --warmup-ops records:\n"
+        "latency from each record's timestamp to its bytes in hand, CPU time and\n"
+        "context switches per record, and the records lost to overrun (dropped by the\n"
+        "producer on a full FIFO). Then /dev/asyncmem at --latency-ns and QD --depth\n"
+        "for blocking, posix-aio, libaio and uring; the readiness models do not apply\n"
+        "to a memory device, which is never \"not ready\" (the table says why).\n"
         "\n"
         "Options:\n"
         "  -D, --depth N         concurrent streams = requests in flight (default 8)\n"
@@ -82,6 +94,13 @@ void usage()
         "  -b, --batch N         instead: time N reads one after another (pread) and as\n"
         "                        one batch (libaio, io_uring, POSIX AIO), to show how\n"
         "                        async I/O hides latency (default latency then 2ms)\n"
+        "      --same-device[=NODE]  instead: every model on one node at a time, the\n"
+        "                        producer-driven FIFO, then /dev/asyncmem (NODE fifo or\n"
+        "                        mem: only that one)\n"
+        "      --rate HZ         with --same-device: producer records per second\n"
+        "                        (default 2000, at most 100000)\n"
+        "      --duration S      with --same-device: measured seconds per model on the\n"
+        "                        FIFO (default 3)\n"
         "  -q, --quiet           no progress on stderr\n"
         "  -h, --help            this help\n"
         "  -V, --version         version\n"
@@ -89,7 +108,8 @@ void usage()
         "Latency is from issuing a request (read/pread call, io_submit, io_uring submit,\n"
         "aio_read) to its data being in hand. CPU time and context switches are\n"
         "getrusage(RUSAGE_SELF) deltas (all threads of the process, incl. glibc's AIO\n"
-        "helpers and io_uring workers; not the feeder process) over the measured part.\n"
+        "helpers and io_uring workers; not the feeder process) over the measured part;\n"
+        "on the FIFO of --same-device also the whole machine's busy time (/proc/stat).\n"
         "\n"
         "Exit status:\n"
         "  0 success, 1 failure (including an I/O or verification error in any model),\n"
@@ -97,8 +117,9 @@ void usage()
         "\n"
         "Examples:\n"
         "  $ %s --depth 16 --latency-ns 200us --ops 5000 --json r.json --plot r.png\n"
-        "  $ %s --models libaio,uring --latency-ns 50us --dist exp:100us:10000:50\n",
-        asyncdev::mem_path, asyncdev::fifo_path, tool::prog, tool::prog);
+        "  $ %s --models libaio,uring --latency-ns 50us --dist exp:100us:10000:50\n"
+        "  $ %s --same-device --rate 5000 --duration 5 --json same.json\n",
+        asyncdev::mem_path, asyncdev::fifo_path, tool::prog, tool::prog, tool::prog);
 }
 
 } // namespace bench

@@ -13,8 +13,10 @@
 
 namespace bench {
 
-void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out)
+void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out,
+                 const std::string& label)
 {
+    std::fprintf(out, "%s\n", label.c_str());
     if (o.dist)
         std::fprintf(out, "service time distribution: %s (base %.1f us)\n", o.dist_text.c_str(),
                      static_cast<double>(o.latency_ns) / 1e3);
@@ -32,7 +34,7 @@ void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out
     for (const Result& r : rs) {
         if (!r.ran) {
             std::fprintf(out, "%-10s %-14s %s\n", r.model.c_str(), r.node.c_str(),
-                         ("not run: " + r.error).c_str());
+                         ((r.applicable ? "not run: " : "not applicable: ") + r.error).c_str());
             continue;
         }
         std::string verified = r.io_errors || r.bad_data
@@ -46,27 +48,37 @@ void print_table(const Options& o, const std::vector<Result>& rs, std::FILE* out
     }
 }
 
-std::string to_json(const Options& o, const std::vector<Result>& rs)
+std::string json_head(const Options& o, const char* comparison, const std::string& label)
 {
     utsname u{};
     ::uname(&u);
     std::ostringstream j;
+    j << "{\n  \"tool\": \"asyncdev-bench\",\n  \"comparison\": \"" << comparison
+      << "\",\n  \"label\": \"" << tool::json_escape(label) << "\",\n  \"command\": \""
+      << tool::json_escape(o.command) << "\",\n  \"kernel\": \"" << tool::json_escape(u.release)
+      << "\",\n  \"cpu_model\": \"" << tool::json_escape(cpu_model())
+      << "\",\n  \"clocksource\": \"" << tool::json_escape(clocksource())
+      << "\",\n  \"cpus\": " << std::thread::hardware_concurrency() << ",\n";
+    return j.str();
+}
+
+std::string json_results(const Options& o, const std::vector<Result>& rs, const char* indent)
+{
+    std::ostringstream j;
     auto num = [](double v) { return fmt("%.6g", v); };
-    j << "{\n  \"tool\": \"asyncdev-bench\",\n  \"command\": \"" << tool::json_escape(o.command)
-      << "\",\n  \"kernel\": \"" << tool::json_escape(u.release) << "\",\n  \"cpu_model\": \""
-      << tool::json_escape(cpu_model()) << "\",\n  \"clocksource\": \""
-      << tool::json_escape(clocksource()) << "\",\n  \"cpus\": "
-      << std::thread::hardware_concurrency() << ",\n  \"config\": {\"depth\": " << o.depth
+    j << indent << "\"config\": {\"depth\": " << o.depth
       << ", \"size\": " << o.size << ", \"latency_ns\": " << o.latency_ns
       << ", \"jitter_ns\": " << o.jitter_ns << ", \"dist\": \"" << tool::json_escape(o.dist_text)
       << "\", \"channels\": " << o.channels
       << ", \"ops\": " << o.ops << ", \"warmup_ops\": " << o.warmup
-      << ", \"max_time_s\": " << num(o.max_time) << "},\n  \"results\": [";
+      << ", \"max_time_s\": " << num(o.max_time) << "},\n" << indent << "\"results\": [";
     for (std::size_t i = 0; i < rs.size(); ++i) {
         const Result& r = rs[i];
-        j << (i ? ",\n" : "\n") << "    {\"model\": \"" << r.model << "\", \"node\": \""
+        j << (i ? ",\n" : "\n") << indent << "  {\"model\": \"" << r.model << "\", \"node\": \""
           << tool::json_escape(r.node) << "\", \"ran\": " << (r.ran ? "true" : "false");
         if (!r.ran) {
+            if (!r.applicable)
+                j << ", \"applicable\": false";
             j << ", \"error\": \"" << tool::json_escape(r.error) << "\"}";
             continue;
         }
@@ -80,8 +92,13 @@ std::string to_json(const Options& o, const std::vector<Result>& rs)
           << ", \"verified\": " << (r.io_errors || r.bad_data ? "false" : "true")
           << ", \"notes\": \"" << tool::json_escape(r.notes) << "\"}";
     }
-    j << "\n  ]\n}\n";
+    j << "\n" << indent << "]";
     return j.str();
+}
+
+std::string to_json(const Options& o, const std::vector<Result>& rs, const std::string& label)
+{
+    return json_head(o, "feeder", label) + json_results(o, rs, "  ") + "\n}\n";
 }
 
 void write_json(const char* path, const std::string& js)
@@ -108,18 +125,40 @@ bool gnuplot_has(const char* terminal)
 
 } // namespace
 
-void plot(const tool::json::Value& doc, const char* out)
+const char* gnuplot_terminal()
 {
-    using tool::json::Value;
-    const Value* results = doc.get("results");
-    const Value* cfg = doc.get("config");
-    if (!results || results->type != Value::Type::array || !cfg)
-        fail("plot: the JSON has no \"results\" array or \"config\" (not from asyncdev-bench?)");
     if (std::system("command -v gnuplot >/dev/null 2>&1") != 0)
         fail("plot: gnuplot: not found (install gnuplot-nox)");
     const char* term = gnuplot_has("pngcairo") ? "pngcairo" : gnuplot_has("png") ? "png" : nullptr;
     if (!term)
         fail("plot: gnuplot has neither the pngcairo nor the png terminal");
+    return term;
+}
+
+void run_gnuplot(const std::string& script, const char* out, const char* term)
+{
+    std::FILE* p = ::popen("gnuplot", "w");
+    if (!p)
+        fail("plot: popen gnuplot: %s", std::strerror(errno));
+    std::fwrite(script.data(), 1, script.size(), p);
+    const int st = ::pclose(p);
+    if (st != 0)
+        fail("plot: gnuplot failed (exit status %d) writing %s", WEXITSTATUS(st), out);
+    std::fprintf(stderr, "%s: wrote %s (gnuplot %s terminal)\n", tool::prog, out, term);
+}
+
+void plot(const tool::json::Value& doc, const char* out)
+{
+    using tool::json::Value;
+    if (doc.string("comparison") == "same-device") {
+        plot_same_device(doc, out);
+        return;
+    }
+    const Value* results = doc.get("results");
+    const Value* cfg = doc.get("config");
+    if (!results || results->type != Value::Type::array || !cfg)
+        fail("plot: the JSON has no \"results\" array or \"config\" (not from asyncdev-bench?)");
+    const char* term = gnuplot_terminal();
     std::ostringstream data;
     int rows = 0;
     for (const Value& r : results->arr) {
@@ -137,7 +176,7 @@ void plot(const tool::json::Value& doc, const char* out)
         fail("plot: no model ran in the JSON");
     char title[768];
     std::snprintf(title, sizeof title,
-                  "asyncdev-bench: depth %.0f, %.0f B reads, latency %.0f us, %.0f channels, "
+                  "asyncdev-bench feeder comparison (not the same device): depth %.0f, %.0f B reads, latency %.0f us, %.0f channels, "
                   "%.0f ops/model\\nkernel %s, %.0f CPUs (%s), clocksource %s",
                   cfg->number("depth"), cfg->number("size"), cfg->number("latency_ns") / 1e3,
                   cfg->number("channels"), cfg->number("ops"), doc.string("kernel", "?").c_str(),
@@ -163,15 +202,7 @@ void plot(const tool::json::Value& doc, const char* out)
          "set ylabel 'switches/op'\n"
       << "plot $d using 6:xtic(1) title 'csw/op' lc rgb '#7050a0'\n"
       << "unset multiplot\n";
-    std::FILE* p = ::popen("gnuplot", "w");
-    if (!p)
-        fail("plot: popen gnuplot: %s", std::strerror(errno));
-    const std::string script = g.str();
-    std::fwrite(script.data(), 1, script.size(), p);
-    const int st = ::pclose(p);
-    if (st != 0)
-        fail("plot: gnuplot failed (exit status %d) writing %s", WEXITSTATUS(st), out);
-    std::fprintf(stderr, "%s: wrote %s (gnuplot %s terminal)\n", tool::prog, out, term);
+    run_gnuplot(g.str(), out, term);
 }
 
 } // namespace bench

@@ -53,6 +53,22 @@ Result run_model(Ctx& c, const Model& model)
     return r;
 }
 
+Image load_mem(const Options& o, DeviceSetup& dev)
+{
+    // The working set: enough slots that requests in flight never share one.
+    std::uint64_t nslots = std::max<std::uint64_t>(o.depth * 4, (1u << 20) / o.size);
+    const std::uint64_t mem_cap = dev.mem().info().capacity;
+    nslots = std::min<std::uint64_t>(nslots, mem_cap / o.size);
+    if (nslots < o.depth)
+        fail("%s is too small for --depth %llu x --size %llu", o.mem,
+             static_cast<unsigned long long>(o.depth), static_cast<unsigned long long>(o.size));
+    Image image = make_image(o.size, nslots);
+    dev.set_mem(0, 0, 1);
+    write_image(dev.mem(), image, o.mem);
+    dev.set_mem(o.latency_ns, o.jitter_ns, o.channels);
+    return image;
+}
+
 int run_feeder_comparison(Options& o)
 {
     if (!o.channels)
@@ -66,17 +82,7 @@ int run_feeder_comparison(Options& o)
         });
         std::uint64_t fifo_cap = 0;
         DeviceSetup dev(o, fifo_cap, need_fifo);
-        // The working set: enough slots that requests in flight never share one.
-        std::uint64_t nslots = std::max<std::uint64_t>(o.depth * 4, (1u << 20) / o.size);
-        const std::uint64_t mem_cap = dev.mem().info().capacity;
-        nslots = std::min<std::uint64_t>(nslots, mem_cap / o.size);
-        if (nslots < o.depth)
-            fail("%s is too small for --depth %llu x --size %llu", o.mem,
-                 static_cast<unsigned long long>(o.depth), static_cast<unsigned long long>(o.size));
-        const Image image = make_image(o.size, nslots);
-        dev.set_mem(0, 0, 1);
-        write_image(dev.mem(), image, o.mem);
-        dev.set_mem(o.latency_ns, o.jitter_ns, o.channels);
+        const Image image = load_mem(o, dev);
         dev.set_fifo(o.latency_ns, o.jitter_ns, std::min<std::uint64_t>(o.channels + 1, ASYNCDEV_MAX_CHANNELS));
         if (o.dist) {
             asyncdev::Latency l = *o.dist;
@@ -111,12 +117,16 @@ int run_feeder_comparison(Options& o)
         fail("%s", e.what());
     }
 
-    print_table(o, results, stdout);
+    const std::string label =
+        "feeder comparison (not the same device): blocking, posix-aio, libaio and uring read " +
+        std::string(o.mem) + ", nonblock, epoll and sigio read " + o.fifo +
+        ", kept full by a feeder process (--same-device compares them on one node)";
+    print_table(o, results, stdout, label);
     if (interrupted) {
         warn("interrupted: results are partial");
         rc = 1;
     }
-    const std::string js = to_json(o, results);
+    const std::string js = to_json(o, results, label);
     if (o.json)
         write_json(o.json, js);
     if (o.plot)
