@@ -16,10 +16,12 @@ namespace bench {
 
 namespace {
 
-/// Busy time of the whole machine so far, in clock ticks: the first line
-/// of /proc/stat less idle and iowait (guest time is already in user).
-/// 0 if unreadable.
-std::uint64_t busy_ticks()
+/// Idle time of the whole machine so far, in clock ticks: idle + iowait of
+/// the first line of /proc/stat; 0 if unreadable. (Busy is the wall time
+/// of all CPUs less this: measured idle time is exact with a tickless
+/// kernel, where user and system are sampled per tick, and a guest under
+/// emulation loses ticks.)
+std::uint64_t idle_ticks()
 {
     std::ifstream in("/proc/stat");
     std::string cpu;
@@ -30,7 +32,7 @@ std::uint64_t busy_ticks()
         if (!(in >> x))
             return 0;
     // user nice system idle iowait irq softirq steal
-    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return v[3] + v[4];
 }
 
 constexpr std::uint64_t stuck_ns = 5000000000ull;
@@ -89,7 +91,7 @@ RecordSink::Snapshot RecordSink::snap(std::uint64_t now) const
     Snapshot s;
     s.ns = now;
     ::getrusage(RUSAGE_SELF, &s.ru);
-    s.busy_ticks = busy_ticks();
+    s.idle_ticks = idle_ticks();
     std::error_code ec;
     s.stats = fifo_.stats(ec);
     for (const auto& c : counters_)
@@ -199,11 +201,15 @@ void RecordSink::finish_result()
     const long csw = (end_.ru.ru_nvcsw + end_.ru.ru_nivcsw) - (start_.ru.ru_nvcsw + start_.ru.ru_nivcsw);
     r_.ctxsw_per_record = static_cast<double>(csw) / recs;
     const long hz = ::sysconf(_SC_CLK_TCK);
-    r_.all_cpu_us_per_record =
-        start_.busy_ticks && end_.busy_ticks && hz > 0
-            ? static_cast<double>(end_.busy_ticks - start_.busy_ticks) * 1e6 /
-                  static_cast<double>(hz) / recs
-            : -1;
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (start_.idle_ticks && end_.idle_ticks && hz > 0 && cpus > 0) {
+        const double idle_us = static_cast<double>(end_.idle_ticks - start_.idle_ticks) * 1e6 /
+                               static_cast<double>(hz);
+        const double all_us = r_.seconds * 1e6 * static_cast<double>(cpus);
+        r_.all_cpu_us_per_record = std::max(all_us - idle_us, 0.0) / recs;
+    } else {
+        r_.all_cpu_us_per_record = -1;
+    }
     r_.produced = end_.stats.producer_records - start_.stats.producer_records;
     r_.overruns = end_.stats.producer_overruns - start_.stats.producer_overruns;
     r_.seq_missing = end_.seq_missing - start_.seq_missing;

@@ -6,8 +6,8 @@
 // to a RecordSink, which frames and checks the records, takes each one's
 // latency from its timestamp to its delivery, and measures a window of
 // --duration seconds after --warmup-ops records: CPU time and context
-// switches (getrusage RUSAGE_SELF), the machine's busy CPU time
-// (/proc/stat), and the producer's records and overruns (the node's
+// switches (getrusage RUSAGE_SELF), the machine's busy CPU time (the CPUs'
+// time less their idle time in /proc/stat), and the producer's records and overruns (the node's
 // counters).
 #pragma once
 
@@ -34,7 +34,7 @@ struct FifoResult {
     double records_per_s = 0;
     double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0; ///< timestamp to delivery
     double cpu_us_per_record = 0;     ///< the process, all threads (user + system)
-    double all_cpu_us_per_record = 0; ///< the whole machine (/proc/stat), -1 if unknown
+    double all_cpu_us_per_record = 0; ///< the whole machine: all CPUs' time less idle (/proc/stat), -1 if unknown
     double ctxsw_per_record = 0;      ///< voluntary + involuntary, all threads
     std::uint64_t produced = 0;       ///< producer_records delta
     std::uint64_t overruns = 0;       ///< producer_overruns delta: records lost
@@ -90,7 +90,7 @@ private:
     struct Snapshot {
         std::uint64_t ns = 0;
         rusage ru{};
-        std::uint64_t busy_ticks = 0; ///< /proc/stat, 0 if unreadable
+        std::uint64_t idle_ticks = 0; ///< /proc/stat idle + iowait, 0 if unreadable
         asyncdev::Stats stats{};
         std::vector<std::uint64_t> counters;
         std::uint64_t reads = 0, seq_missing = 0, bad = 0;

@@ -55,8 +55,7 @@ std::string mem_label(const Options& o)
 {
     return "same device: " + std::string(o.mem) + " at latency " +
            fmt("%.1f", static_cast<double>(o.latency_ns) / 1e3) + " us, QD " +
-           std::to_string(o.depth) + " (threads for blocking, fds for posix-aio, requests in "
-                                     "flight for libaio and uring)";
+           std::to_string(o.depth);
 }
 
 void print_fifo_table(const Options& o, const std::vector<FifoResult>& rs, std::FILE* out)
@@ -65,12 +64,12 @@ void print_fifo_table(const Options& o, const std::vector<FifoResult>& rs, std::
                  "%s\n%s: %zu-byte records, no service time, one read of up to %llu B at a "
                  "time, %.1f s per model after %llu warm-up records, clocksource %s\n"
                  "latency: from the record's timestamp (appended by the producer) to its bytes "
-                 "in the reader's hands\n",
+                 "in the reader's hands; prod/s: what the producer appended (the rate it kept)\n",
                  fifo_label(o).c_str(), o.fifo, sizeof(asyncdev_record),
                  static_cast<unsigned long long>(o.size), o.duration,
                  static_cast<unsigned long long>(o.warmup), clocksource().c_str());
-    std::fprintf(out, "%-10s %8s %8s %9s %9s %9s %9s %11s %11s %8s %9s %8s %-8s %s\n", "model",
-                 "records", "rec/s", "p50(us)", "p99(us)", "p999(us)", "max(us)", "cpu(us)/rec",
+    std::fprintf(out, "%-10s %8s %8s %8s %9s %9s %9s %9s %11s %11s %8s %9s %8s %-8s %s\n",
+                 "model", "records", "rec/s", "prod/s", "p50(us)", "p99(us)", "p999(us)", "max(us)", "cpu(us)/rec",
                  "all-cpu/rec", "csw/rec", "reads/rec", "overruns", "verified", "notes");
     for (const FifoResult& r : rs) {
         if (!r.ran) {
@@ -88,9 +87,10 @@ void print_fifo_table(const Options& o, const std::vector<FifoResult>& rs, std::
         if (!r.error.empty())
             notes += (notes.empty() ? "" : ", ") + r.error;
         std::fprintf(out,
-                     "%-10s %8llu %8.0f %9.1f %9.1f %9.1f %9.1f %11.1f %11s %8.2f %9.2f %8llu %-8s %s\n",
+                     "%-10s %8llu %8.0f %8.0f %9.1f %9.1f %9.1f %9.1f %11.1f %11s %8.2f %9.2f %8llu %-8s "
+                     "%s\n",
                      r.model.c_str(), static_cast<unsigned long long>(r.records), r.records_per_s,
-                     r.p50_us, r.p99_us, r.p999_us, r.max_us, r.cpu_us_per_record, all_cpu.c_str(),
+                     r.seconds > 0 ? static_cast<double>(r.produced) / r.seconds : 0.0, r.p50_us, r.p99_us, r.p999_us, r.max_us, r.cpu_us_per_record, all_cpu.c_str(),
                      r.ctxsw_per_record,
                      r.records ? static_cast<double>(r.reads) / static_cast<double>(r.records) : 0.0,
                      static_cast<unsigned long long>(r.overruns), verified.c_str(), notes.c_str());
@@ -222,7 +222,9 @@ int run_same_device(Options& o)
     if (o.same_fifo && o.same_mem)
         std::fputc('\n', stdout);
     if (o.same_mem)
-        print_table(o, mem_results, stdout, mem_label(o));
+        print_table(o, mem_results, stdout,
+                    mem_label(o) + " (threads for blocking, fds for posix-aio, requests in flight "
+                                   "for libaio and uring)");
     if (interrupted) {
         warn("interrupted: results are partial");
         rc = 1;
@@ -235,7 +237,7 @@ int run_same_device(Options& o)
         js += fifo_json(o, fifo_results);
     if (o.same_mem)
         js += std::string(o.same_fifo ? ",\n" : "") + "  \"mem\": {\"label\": \"" +
-              tool::json_escape(mem_label(o)) + "\",\n    " +
+              tool::json_escape(mem_label(o)) + "\",\n" +
               json_results(o, mem_results, "    ") + "}";
     js += "\n}\n";
     if (o.json)

@@ -67,9 +67,10 @@ void plot_same_device(const tool::json::Value& doc, const char* out)
     if (fifo_rows) {
         const std::string label = tool::json_escape(fifo->string("label"));
         g << "set title \"" << label << "\\nlatency, record timestamp to data in hand\"\n"
-          << "set ylabel 'microseconds'\n"
+          << "set ylabel 'microseconds (log)'\nset logscale y\nset yrange [1:*]\n"
           << "plot $f using 2:xtic(1) title 'p50' lc rgb '#60a060', '' using 3 title 'p99' lc "
              "rgb '#d08030'\n"
+          << "unset logscale y\nset yrange [0:*]\n"
           << "set title 'CPU time per record (user+sys)'\nset ylabel 'microseconds'\n"
           << "plot $f using 4:xtic(1) title 'this process' lc rgb '#a04040', '' using 5 title "
              "'whole machine' lc rgb '#d0a0a0'\n"
@@ -80,9 +81,11 @@ void plot_same_device(const tool::json::Value& doc, const char* out)
         const std::string label = tool::json_escape(mem->string("label"));
         g << "set title \"" << label << "\\nthroughput\"\nset ylabel 'ops/s'\n"
           << "plot $m using 2:xtic(1) title 'ops/s' lc rgb '#3070b0'\n"
-          << "set title 'Latency, issue to data'\nset ylabel 'microseconds'\n"
+          << "set title 'Latency, issue to data'\nset ylabel 'microseconds (log)'\n"
+          << "set logscale y\nset yrange [1:*]\n"
           << "plot $m using 3:xtic(1) title 'p50' lc rgb '#60a060', '' using 4 title 'p99' lc "
              "rgb '#d08030'\n"
+          << "unset logscale y\nset yrange [0:*]\n"
           << "set title 'CPU time per operation (user+sys, all threads)'\n"
              "set ylabel 'microseconds'\n"
           << "plot $m using 5:xtic(1) title 'CPU us/op' lc rgb '#a04040'\n";
