@@ -400,6 +400,25 @@ struct adev_req {
 	u8 path;
 };
 
+/**
+ * struct adev_rw_ops - what a node adds to adev_rw (faults.c)
+ * @validate:	optional; the request's arguments, checked before fault
+ *		injection (a device never sees an invalid request): 0 or
+ *		-errno
+ * @check:	optional; failures the device itself reports before any
+ *		choice is drawn for the request (bad ranges): 0 or -errno
+ * @serve:	moves the data of a request that does not stall, given the
+ *		service time drawn for it; returns what read_iter/write_iter
+ *		return
+ */
+struct adev_rw_ops {
+	int (*validate)(struct kiocb *iocb, const struct iov_iter *iter);
+	int (*check)(struct kiocb *iocb, size_t count, bool write);
+	ssize_t (*serve)(struct adev_file *af, struct kiocb *iocb,
+			 struct iov_iter *iter, bool write, u64 service_ns,
+			 const struct adev_submit *sub);
+};
+
 extern struct workqueue_struct *adev_wq;
 extern unsigned int adev_max_queued;
 extern unsigned int adev_max_user_queued;
@@ -429,7 +448,8 @@ int adev_flush(struct file *file, fl_owner_t id);
 u64 adev_prng_next(struct adev_engine *e);
 void adev_engine_draw(struct adev_node *node, bool write, size_t count,
 		      struct adev_draw *d);
-bool adev_stall_armed(struct adev_node *node, bool write);
+ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
+		const struct adev_rw_ops *ops);
 void adev_engine_reseed(struct adev_engine *e, u64 seed);
 int adev_set_latency(struct adev_node *node, const struct asyncdev_latency *l);
 int adev_get_latency(struct adev_node *node, struct asyncdev_latency *l);

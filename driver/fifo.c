@@ -717,11 +717,10 @@ static void fifo_work_fn(struct work_struct *work)
  * With a service time, async requests that moved data complete after it
  * through the engine.
  */
-static ssize_t fifo_serve_rw(struct kiocb *iocb, struct iov_iter *iter,
-			     bool write, u64 service_ns,
+static ssize_t fifo_serve_rw(struct adev_file *af, struct kiocb *iocb,
+			     struct iov_iter *iter, bool write, u64 service_ns,
 			     const struct adev_submit *sub)
 {
-	struct adev_file *af = iocb->ki_filp->private_data;
 	struct adev_node *node = af->node;
 	struct adev_fifo *f = &node->fifo;
 	bool aio = !is_sync_kiocb(iocb) && adev_kiocb_is_aio(iocb);
@@ -779,55 +778,23 @@ out:
 }
 
 /*
- * One entry point for read_iter and write_iter: fault injection, then the
- * choices drawn for the request (faults.c: stall, short transfer, service
- * time), then fifo_serve_rw(). A shortened request sees a truncated
- * iterator: a short write is stored in one piece (it is at most what was
- * asked, so atomic if that was), never interleaved.
+ * read_iter and write_iter: fault injection and the choices drawn for the
+ * request (faults.c: adev_rw), then fifo_serve_rw(). A shortened request
+ * sees a truncated iterator: a short write is stored in one piece (it is at
+ * most what was asked, so atomic if that was), never interleaved.
  */
-static ssize_t fifo_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
-{
-	struct adev_file *af = iocb->ki_filp->private_data;
-	struct adev_node *node = af->node;
-	size_t count = iov_iter_count(iter);
-	struct adev_submit sub = {};
-	struct adev_draw d;
-	ssize_t ret;
-
-	if (!count)
-		return 0;
-	trace_asyncdev_submit(node, iocb, iter, write, &sub);
-	ret = adev_fault_check(node);
-	if (ret)
-		return ret;
-	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
-	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
-	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))
-		return -EAGAIN;
-	adev_engine_draw(node, write, count, &d);
-	if (d.stall) {
-		ret = adev_engine_stall(af, iocb, iter, write, &sub);
-		if (ret != -EIOCBQUEUED)
-			trace_asyncdev_done(node, &sub, write, ret);
-		return ret;
-	}
-	if (d.short_len)
-		iov_iter_truncate(iter, d.short_len);
-	ret = fifo_serve_rw(iocb, iter, write, d.service_ns, &sub);
-	if (d.short_len)
-		iov_iter_reexpand(iter, iov_iter_count(iter) +
-				  (count - d.short_len));
-	return ret;
-}
+static const struct adev_rw_ops fifo_rw_ops = {
+	.serve		= fifo_serve_rw,
+};
 
 static ssize_t fifo_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	return fifo_rw(iocb, to, false);
+	return adev_rw(iocb, to, false, &fifo_rw_ops);
 }
 
 static ssize_t fifo_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	return fifo_rw(iocb, from, true);
+	return adev_rw(iocb, from, true, &fifo_rw_ops);
 }
 
 /*
