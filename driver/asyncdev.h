@@ -175,7 +175,9 @@ struct adev_stats_pcpu {
  * @read_mutex:	held by the one consumer copying out of the ring (the head
  *		reader), and by flush; the copy runs without @lock, so the
  *		bytes it reads must not be discarded under it
- * @buf:	@size bytes of ring storage
+ * @buf:	@size bytes of ring storage (kvmalloc)
+ * @pages:	the pages of @buf, from the one holding its first byte on;
+ *		user copies go through them (fifo_copy_out), set at init
  * @size:	capacity (fifo_bytes)
  * @tail:	offset of the oldest byte
  * @len:	bytes stored
@@ -203,6 +205,7 @@ struct adev_fifo {
 	spinlock_t lock;		/* ring state and lists, see above */
 	struct mutex read_mutex;	/* the consumer copying out */
 	u8 *buf;
+	struct page **pages;
 	size_t size;
 	size_t tail;
 	size_t len;
