@@ -169,12 +169,14 @@ struct adev_stats_pcpu {
 /**
  * struct adev_fifo - the ring buffer behind /dev/asyncdev
  * @lock:	protects @tail, @len, @reserved, @behind, @readers, @writers
- *		and the state of every request on those lists; taken from
- *		process, softirq (producer) and aio-cancel (irqs off)
- *		context: irqsave
- * @read_mutex:	held by the one consumer copying out of the ring (the head
- *		reader), and by flush; the copy runs without @lock, so the
- *		bytes it reads must not be discarded under it
+ *		and the state of every request on those lists, and the ring
+ *		bytes an inline read or write (fifo.c) copies under it with
+ *		page faults disabled; taken from process, softirq (producer)
+ *		and aio-cancel (irqs off) context: irqsave
+ * @read_mutex:	held by the one consumer copying out of the ring without
+ *		@lock (the head reader), and by flush; the bytes it reads
+ *		must not be discarded under it, so an inline read consumes
+ *		only if it sees @read_mutex free under @lock
  * @buf:	@size bytes of ring storage (kvmalloc)
  * @pages:	the pages of @buf, from the one holding its first byte on;
  *		user copies go through them (fifo_copy_out), set at init

@@ -8,14 +8,20 @@
  * callers and queued io_submit requests are served in arrival order, a write
  * of at most ADEV_ATOMIC_WRITE bytes is stored in one piece when there is
  * room for all of it, and a larger write is never interleaved with another.
+ * A call that finds nobody ahead of it and can be served at once is served
+ * in one locked section without taking a place (fifo_read_inline,
+ * fifo_write_inline): the common exchange never touches the lists.
  *
  * A synchronous caller copies its own data. A queued aio request is served
  * by fifo->work, a work item that borrows the submitter's mm
  * (kthread_use_mm) and copies through the request's own copy of the iovec,
  * as f_fs does: the caller's iovec is gone when read_iter returns.
  *
- * A user copy can fault and sleep, so it never runs under fifo->lock:
- * readers copy out of the ring under fifo->read_mutex; the head writer
+ * A user copy can fault and sleep, so it never runs under fifo->lock with
+ * page faults enabled. The inline paths copy under the lock with page
+ * faults disabled and take the queued path if the user's pages are not
+ * there. Otherwise readers copy out of the ring under fifo->read_mutex
+ * without the lock; the head writer
  * reserves the room right after the stored bytes, copies straight into it,
  * then commits what it copied under the lock. While it copies, the producer
  * appends its records after the reservation (fifo->behind); the commit
@@ -249,7 +255,8 @@ static void fifo_move(struct adev_fifo *f, size_t to, size_t from, size_t n)
 }
 
 /*
- * Drop @n bytes from the tail; the caller holds f->lock and f->read_mutex.
+ * Drop @n bytes from the tail; the caller holds f->lock, and f->read_mutex
+ * or saw it free under f->lock (no copy out of the ring runs).
  * A ring left empty, with no writer copying into it, starts over at offset
  * 0 (as a pipe reuses its spare page): small write/read exchanges then keep
  * touching the same warm page instead of walking the whole ring.
@@ -370,6 +377,46 @@ static ssize_t fifo_read_step(struct adev_fifo *f, struct adev_qent *q,
 }
 
 /*
+ * The idle case, in one locked section and never visible on the list:
+ * nobody reads or flushes (no reader queued, f->read_mutex free, so no
+ * copy out of the ring runs without f->lock), there is data, at most
+ * ADEV_ATOMIC_WRITE bytes of it go to @to, and @to's pages are there. The
+ * copy runs under f->lock with page faults disabled; if it comes up short,
+ * nothing is consumed and @to is as it was. Returns the bytes read, or 0
+ * when the caller must take the queued path.
+ */
+static ssize_t fifo_read_inline(struct adev_fifo *f, struct iov_iter *to)
+{
+	struct fifo_events ev = {};
+	unsigned long flags;
+	size_t n, c, old;
+
+	spin_lock_irqsave(&f->lock, flags);
+	n = min(f->len, iov_iter_count(to));
+	if (!n || n > ADEV_ATOMIC_WRITE || !list_empty(&f->readers) ||
+	    mutex_is_locked(&f->read_mutex)) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		return 0;
+	}
+	pagefault_disable();
+	c = fifo_copy_out(f, f->tail, n, to);
+	pagefault_enable();
+	if (c < n) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		iov_iter_revert(to, c);
+		return 0;
+	}
+	old = f->len;
+	fifo_drop(f, n);
+	fifo_changed(f, old, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+
+	adev_stat_add(fifo_node(f), ADEV_STAT_BYTES_READ, n);
+	return n;
+}
+
+/*
  * The common case, in one locked section: no reader is ahead of @q and
  * there is data. Returns what fifo_read_step returns, or 0 with @q not
  * queued when the caller must take the slow path.
@@ -478,6 +525,44 @@ static ssize_t fifo_write_step(struct adev_fifo *f, struct adev_qent *q,
 }
 
 /*
+ * As fifo_read_inline, for a write: no writer queued (so none copying into
+ * reserved room), the whole write, at most ADEV_ATOMIC_WRITE bytes, fits
+ * now, and @from's pages are there. Copied under f->lock with page faults
+ * disabled and stored at once, or not at all (0, @from as it was).
+ */
+static ssize_t fifo_write_inline(struct adev_fifo *f, struct iov_iter *from)
+{
+	size_t count = iov_iter_count(from);
+	struct fifo_events ev = {};
+	unsigned long flags;
+	size_t c, old;
+
+	if (count > ADEV_ATOMIC_WRITE)
+		return 0;
+	spin_lock_irqsave(&f->lock, flags);
+	if (!list_empty(&f->writers) || fifo_room(f) < count) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		return 0;
+	}
+	pagefault_disable();
+	c = fifo_copy_in(f, fifo_index(f, f->len), count, from);
+	pagefault_enable();
+	if (c < count) {
+		spin_unlock_irqrestore(&f->lock, flags);
+		iov_iter_revert(from, c);
+		return 0;
+	}
+	old = f->len;
+	fifo_grow(f, count);
+	fifo_changed(f, old, &ev);
+	spin_unlock_irqrestore(&f->lock, flags);
+	fifo_fire(f, &ev);
+
+	adev_stat_add(fifo_node(f), ADEV_STAT_BYTES_WRITTEN, count);
+	return count;
+}
+
+/*
  * The common case, in one locked section: no writer is ahead of @q and
  * there is room for @need bytes. Returns what fifo_write_step returns, or 0
  * with @q not queued when the caller must take the slow path.
@@ -511,6 +596,9 @@ static ssize_t fifo_read_sync(struct adev_fifo *f, struct iov_iter *to,
 	struct adev_qent q = { .need = 1 };
 	ssize_t ret;
 
+	ret = fifo_read_inline(f, to);
+	if (ret)
+		return ret;
 	ret = fifo_read_fast(f, &q, to);
 	if (ret)
 		return ret;
@@ -551,6 +639,9 @@ static ssize_t fifo_write_sync(struct adev_fifo *f, struct iov_iter *from,
 	ssize_t done = 0;
 	ssize_t ret;
 
+	ret = fifo_write_inline(f, from);
+	if (ret)
+		return ret;
 	ret = fifo_write_fast(f, &q, from, whole ? count : q.need, &left);
 	if (ret < 0)
 		return ret;
