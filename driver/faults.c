@@ -174,13 +174,28 @@ static bool adev_stall_armed(struct adev_node *node, bool write)
 }
 
 /*
+ * Any misbehaviour armed on @node: fault injection, a service time, stalls
+ * or short transfers. Four words read without a lock, as each check below
+ * does first: a request that raced with a change sees it or not.
+ */
+static bool adev_misbehaving(const struct adev_node *node)
+{
+	const struct adev_engine *e = &node->engine;
+
+	return READ_ONCE(node->fault.cfg.mode) || READ_ONCE(e->slow) ||
+	       READ_ONCE(e->stall.when.dirs) || READ_ONCE(e->shrt.when.dirs);
+}
+
+/*
  * What read_iter and write_iter of both nodes do before the node moves any
  * data: the asyncdev_submit event, the node's argument checks
  * (@ops->validate: an invalid request never reaches the device), fault
  * injection, the node's device-side checks (@ops->check), io_uring's
  * non-blocking attempt sent to its worker while stalls are armed, then the
- * choices drawn for the request (stall, short transfer, service time). A
- * stalled request is parked or waits here; any other is served by
+ * choices drawn for the request (stall, short transfer, service time);
+ * while nothing is armed there is nothing to check nor draw, and the
+ * request goes straight to @ops->serve. A stalled request is parked or
+ * waits here; any other is served by
  * @ops->serve with its service time, through an iterator truncated to the
  * short length if it was shortened and re-expanded afterwards (the caller
  * sees its iterator advanced by what was moved).
@@ -193,6 +208,7 @@ ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
 	size_t count = iov_iter_count(iter);
 	struct adev_submit sub = {};
 	struct adev_draw d;
+	bool armed;
 	ssize_t ret;
 
 	if (!count)
@@ -203,14 +219,19 @@ ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
 		if (ret)
 			return ret;
 	}
-	ret = adev_fault_check(node);
-	if (ret)
-		return ret;
+	armed = adev_misbehaving(node);
+	if (armed) {
+		ret = adev_fault_check(node);
+		if (ret)
+			return ret;
+	}
 	if (ops->check) {
 		ret = ops->check(iocb, count, write);
 		if (ret)
 			return ret;
 	}
+	if (!armed)
+		return ops->serve(af, iocb, iter, write, 0, &sub);
 	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
 	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
 	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))

@@ -876,7 +876,7 @@ static ssize_t fifo_serve_rw(struct adev_file *af, struct kiocb *iocb,
 
 	if (is_sync_kiocb(iocb) || (!aio && !nowait)) {
 		nowait |= !!(iocb->ki_filp->f_flags & O_NONBLOCK);
-		if (!nowait) {
+		if (!nowait && service_ns) {
 			ret = adev_engine_sleep(node, service_ns);
 			if (ret)
 				return ret;
