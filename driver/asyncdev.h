@@ -176,13 +176,17 @@ struct adev_stats_pcpu {
 /**
  * struct adev_fifo - the ring buffer behind /dev/asyncdev
  * @lock:	protects @tail, @len, @reserved, @behind, @readers, @writers
- *		and the state of every request on those lists; taken from
- *		process, softirq (producer) and aio-cancel (irqs off)
- *		context: irqsave
- * @read_mutex:	held by the one consumer copying out of the ring (the head
- *		reader), and by flush; the copy runs without @lock, so the
- *		bytes it reads must not be discarded under it
- * @buf:	@size bytes of ring storage
+ *		and the state of every request on those lists, and the ring
+ *		bytes an inline read or write (fifo.c) copies under it with
+ *		page faults disabled; taken from process, softirq (producer)
+ *		and aio-cancel (irqs off) context: irqsave
+ * @read_mutex:	held by the one consumer copying out of the ring without
+ *		@lock (the head reader), and by flush; the bytes it reads
+ *		must not be discarded under it, so an inline read consumes
+ *		only if it sees @read_mutex free under @lock
+ * @buf:	@size bytes of ring storage (kvmalloc)
+ * @pages:	the pages of @buf, from the one holding its first byte on;
+ *		user copies go through them (fifo_copy_out), set at init
  * @size:	capacity (fifo_bytes)
  * @tail:	offset of the oldest byte
  * @len:	bytes stored
@@ -210,6 +214,7 @@ struct adev_fifo {
 	spinlock_t lock;		/* ring state and lists, see above */
 	struct mutex read_mutex;	/* the consumer copying out */
 	u8 *buf;
+	struct page **pages;
 	size_t size;
 	size_t tail;
 	size_t len;
@@ -411,6 +416,25 @@ struct adev_req {
 	u8 path;
 };
 
+/**
+ * struct adev_rw_ops - what a node adds to adev_rw (faults.c)
+ * @validate:	optional; the request's arguments, checked before fault
+ *		injection (a device never sees an invalid request): 0 or
+ *		-errno
+ * @check:	optional; failures the device itself reports before any
+ *		choice is drawn for the request (bad ranges): 0 or -errno
+ * @serve:	moves the data of a request that does not stall, given the
+ *		service time drawn for it; returns what read_iter/write_iter
+ *		return
+ */
+struct adev_rw_ops {
+	int (*validate)(struct kiocb *iocb, const struct iov_iter *iter);
+	int (*check)(struct kiocb *iocb, size_t count, bool write);
+	ssize_t (*serve)(struct adev_file *af, struct kiocb *iocb,
+			 struct iov_iter *iter, bool write, u64 service_ns,
+			 const struct adev_submit *sub);
+};
+
 extern struct workqueue_struct *adev_wq;
 extern unsigned int adev_max_queued;
 extern unsigned int adev_max_user_queued;
@@ -441,7 +465,8 @@ int adev_flush(struct file *file, fl_owner_t id);
 u64 adev_prng_next(struct adev_engine *e);
 void adev_engine_draw(struct adev_node *node, bool write, size_t count,
 		      struct adev_draw *d);
-bool adev_stall_armed(struct adev_node *node, bool write);
+ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
+		const struct adev_rw_ops *ops);
 void adev_engine_reseed(struct adev_engine *e, u64 seed);
 int adev_set_latency(struct adev_node *node, const struct asyncdev_latency *l);
 int adev_get_latency(struct adev_node *node, struct asyncdev_latency *l);

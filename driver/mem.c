@@ -97,57 +97,37 @@ static ssize_t mem_serve(struct adev_file *af, struct kiocb *iocb,
 	return -EIOCBQUEUED;
 }
 
-static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
+/* O_DIRECT wants a block device's alignment. */
+static int mem_validate(struct kiocb *iocb, const struct iov_iter *iter)
 {
-	struct adev_file *af = iocb->ki_filp->private_data;
-	struct adev_node *node = af->node;
-	size_t count = iov_iter_count(iter);
-	loff_t pos = iocb->ki_pos;
-	struct adev_submit sub = {};
-	struct adev_draw d;
-	ssize_t ret;
-
-	if (!count)
-		return 0;
-	trace_asyncdev_submit(node, iocb, iter, write, &sub);
 	if ((iocb->ki_flags & IOCB_DIRECT) && mem_dio_misaligned(iocb, iter))
 		return -EINVAL;
-	ret = adev_fault_check(node);
-	if (ret)
-		return ret;
-	if (pos >= 0) {
-		ret = adev_bad_check(node, pos, count, write);
-		if (ret)
-			return ret;
-	}
-	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
-	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
-	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))
-		return -EAGAIN;
-	adev_engine_draw(node, write, count, &d);
-	if (d.stall) {
-		ret = adev_engine_stall(af, iocb, iter, write, &sub);
-		if (ret != -EIOCBQUEUED)
-			trace_asyncdev_done(node, &sub, write, ret);
-		return ret;
-	}
-	if (d.short_len)
-		iov_iter_truncate(iter, d.short_len);
-	ret = mem_serve(af, iocb, iter, write, d.service_ns, &sub);
-	if (d.short_len)
-		iov_iter_reexpand(iter, iov_iter_count(iter) +
-				  (count - d.short_len));
-	return ret;
+	return 0;
 }
+
+/* A request touching a bad range fails before any choice is drawn. */
+static int mem_check(struct kiocb *iocb, size_t count, bool write)
+{
+	if (iocb->ki_pos < 0)
+		return 0;
+	return adev_bad_check(adev_node_of(iocb->ki_filp), iocb->ki_pos, count,
+			      write);
+}
+
+static const struct adev_rw_ops mem_rw_ops = {
+	.validate	= mem_validate,
+	.check		= mem_check,
+	.serve		= mem_serve,
+};
 
 static ssize_t mem_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	return mem_rw(iocb, to, false);
+	return adev_rw(iocb, to, false, &mem_rw_ops);
 }
 
 static ssize_t mem_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	return mem_rw(iocb, from, true);
+	return adev_rw(iocb, from, true, &mem_rw_ops);
 }
 
 static loff_t mem_llseek(struct file *file, loff_t offset, int whence)

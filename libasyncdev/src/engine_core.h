@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <aio.h>
@@ -17,6 +18,28 @@
 #include <linux/time_types.h>
 
 namespace asyncdev::detail {
+
+/// A share of a count held by a Request (Uring: the live requests that use
+/// a registration): the count is one higher while the share exists.
+class UseCount {
+public:
+    UseCount() noexcept = default;
+    explicit UseCount(std::size_t& n) noexcept : n_(&n) { ++n; }
+    UseCount(UseCount&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+    UseCount& operator=(UseCount&& o) noexcept
+    {
+        std::swap(n_, o.n_);
+        return *this;
+    }
+    ~UseCount()
+    {
+        if (n_)
+            --*n_;
+    }
+
+private:
+    std::size_t* n_ = nullptr;
+};
 
 /// One request. Lives in EngineCore::requests_ (stable address) from
 /// preparation until its callback has been taken, so the iocb/aiocb in it
@@ -59,6 +82,16 @@ struct Request {
     bool timeout_cqe = false; ///< the timeout's CQE has arrived
     bool timed_out = false;   ///< the timeout's CQE said it fired (-ETIME)
     __kernel_timespec ts{};   ///< read by the kernel when it takes the SQE
+    /// Uring only: `fd` is an index into the registered files
+    /// (IOSQE_FIXED_FILE).
+    bool fixed_file = false;
+    /// Uring only: >= 0, `buf` lies in this registered buffer
+    /// (IORING_OP_READ_FIXED / WRITE_FIXED).
+    int buf_index = -1;
+    /// Uring only: held while the request exists (until its callback is
+    /// taken, or it is abandoned or dropped), so that the registrations it
+    /// uses cannot be unregistered under it.
+    UseCount file_use, buf_use;
     union {
         struct iocb iocb;   // AioContext
         struct aiocb aiocb; // PosixAio

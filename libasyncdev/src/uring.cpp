@@ -8,7 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <liburing.h>
@@ -29,7 +33,19 @@ constexpr std::size_t max_entries = 32768;
 constexpr std::chrono::milliseconds submit_retry{1};
 } // namespace
 
-class Uring::Impl final : public detail::EngineCore {
+namespace detail {
+/// What is registered with a ring and how many requests use it. A base of
+/// Uring::Impl declared before EngineCore, so that it outlives the requests
+/// (destroyed in ~EngineCore; their UseCount shares decrement these).
+struct UringRegistry {
+    std::size_t files = 0;      ///< registered file slots; 0: none
+    std::vector<iovec> buffers; ///< the registered buffers; empty: none
+    std::size_t file_users = 0; ///< live requests with fixed_file
+    std::size_t buffer_users = 0; ///< live requests with buf_index >= 0
+};
+} // namespace detail
+
+class Uring::Impl final : private detail::UringRegistry, public detail::EngineCore {
 public:
     Impl(Loop& loop, unsigned depth)
         : EngineCore(loop, depth), retry_(loop, [this](std::uint64_t) {
@@ -67,6 +83,151 @@ public:
         r->ts.tv_sec = timeout.count() / 1'000'000'000;
         r->ts.tv_nsec = timeout.count() % 1'000'000'000;
     }
+
+    /// A prepared read or write on a registered file and/or into a
+    /// registered buffer; the preconditions were checked by the caller
+    /// (check_file, check_buffer), so nothing here throws after prepare()
+    /// but std::bad_alloc from it.
+    RequestId prepare_fixed(detail::Request::Op op, bool fixed_file, int fd, int buf_index,
+                            void* buf, std::size_t len, std::uint64_t off, Completion done)
+    {
+        const RequestId id = prepare(op, fd, buf, len, {}, off, std::move(done));
+        Request* r = find(id);
+        if (fixed_file) {
+            r->fixed_file = true;
+            r->file_use = detail::UseCount(file_users);
+        }
+        if (buf_index >= 0) {
+            r->buf_index = buf_index;
+            r->buf_use = detail::UseCount(buffer_users);
+        }
+        return id;
+    }
+
+    /// Preconditions of a request on a registered file / into a registered
+    /// buffer; the caller has checked the thread (check_thread below).
+    void check_file(FixedFile f, const char* call) const
+    {
+        if (f.index >= files)
+            throw std::out_of_range(std::string(call) + ": registered file " +
+                                    std::to_string(f.index) + " out of range (" +
+                                    std::to_string(files) + " registered)");
+    }
+
+    void check_buffer(FixedBuffer b, const void* p, std::size_t n, const char* call) const
+    {
+        if (b.index >= buffers.size())
+            throw std::out_of_range(std::string(call) + ": registered buffer " +
+                                    std::to_string(b.index) + " out of range (" +
+                                    std::to_string(buffers.size()) + " registered)");
+        const iovec& v = buffers[b.index];
+        const auto lo = reinterpret_cast<std::uintptr_t>(v.iov_base);
+        const auto hi = lo + v.iov_len;
+        const auto a = reinterpret_cast<std::uintptr_t>(p);
+        if (a < lo || a > hi || n > hi - a) {
+            char msg[200];
+            std::snprintf(msg, sizeof msg,
+                          "%s: the span [%p, +%zu) is not inside registered buffer %u "
+                          "[%p, +%zu)",
+                          call, p, n, b.index, v.iov_base, v.iov_len);
+            throw std::invalid_argument(msg);
+        }
+    }
+
+    void register_files(std::span<const int> fds, std::error_code& ec)
+    {
+        static constexpr const char* call = "asyncdev::Uring::register_files";
+        loop_.check_loop_thread(call);
+        if (files > 0)
+            throw std::logic_error(std::string(call) +
+                                   ": files are already registered (unregister_files first)");
+        if (fds.empty())
+            throw std::invalid_argument(std::string(call) + ": no fds");
+        if (fds.size() > std::numeric_limits<unsigned>::max())
+            throw std::invalid_argument(std::string(call) + ": too many fds");
+        ec.clear();
+        const int rc = ::io_uring_register_files(&ring_, fds.data(),
+                                                 static_cast<unsigned>(fds.size()));
+        if (rc < 0)
+            ec.assign(-rc, std::system_category());
+        else
+            files = fds.size();
+    }
+
+    /// Loop::check_loop_thread's test in a load and a compare (this runs
+    /// per request, and prepare() makes the full check once more): the
+    /// thread that built the Uring is the loop thread (EngineCore watched
+    /// an fd there).
+    void check_thread(const char* call) const
+    {
+        if (std::this_thread::get_id() != owner_ || loop_.forked())
+            loop_.check_loop_thread(call); // throws, naming the cause
+    }
+
+    void update_file(FixedFile slot, int fd, std::error_code& ec)
+    {
+        check_thread("asyncdev::Uring::update_file");
+        check_file(slot, "asyncdev::Uring::update_file");
+        ec.clear();
+        int rc = ::io_uring_register_files_update(&ring_, slot.index, &fd, 1);
+        if (rc == 0)
+            rc = -EIO; // "0 of 1 updated": not documented to happen
+        if (rc < 0)
+            ec.assign(-rc, std::system_category());
+    }
+
+    void unregister_files()
+    {
+        static constexpr const char* call = "asyncdev::Uring::unregister_files";
+        loop_.check_loop_thread(call);
+        if (files == 0)
+            throw std::logic_error(std::string(call) + ": no files are registered");
+        if (file_users > 0)
+            throw std::logic_error(std::string(call) + ": " + std::to_string(file_users) +
+                                   " request(s) still use the registered files");
+        if (int rc = ::io_uring_unregister_files(&ring_); rc < 0)
+            throw_system_error(-rc, "io_uring_unregister_files");
+        files = 0;
+    }
+
+    std::size_t registered_files() const noexcept { return files; }
+
+    void register_buffers(std::span<const iovec> bufs, std::error_code& ec)
+    {
+        static constexpr const char* call = "asyncdev::Uring::register_buffers";
+        loop_.check_loop_thread(call);
+        if (!buffers.empty())
+            throw std::logic_error(std::string(call) +
+                                   ": buffers are already registered (unregister_buffers first)");
+        if (bufs.empty())
+            throw std::invalid_argument(std::string(call) + ": no buffers");
+        if (bufs.size() > std::numeric_limits<unsigned>::max())
+            throw std::invalid_argument(std::string(call) + ": too many buffers");
+        std::vector<iovec> copy(bufs.begin(), bufs.end());
+        ec.clear();
+        const int rc = ::io_uring_register_buffers(&ring_, copy.data(),
+                                                   static_cast<unsigned>(copy.size()));
+        if (rc < 0)
+            ec.assign(-rc, std::system_category());
+        else
+            buffers = std::move(copy);
+    }
+
+    void unregister_buffers()
+    {
+        static constexpr const char* call = "asyncdev::Uring::unregister_buffers";
+        loop_.check_loop_thread(call);
+        if (buffers.empty())
+            throw std::logic_error(std::string(call) + ": no buffers are registered");
+        if (buffer_users > 0)
+            throw std::logic_error(std::string(call) + ": " + std::to_string(buffer_users) +
+                                   " request(s) still use the registered buffers");
+        if (int rc = ::io_uring_unregister_buffers(&ring_); rc < 0)
+            throw_system_error(-rc, "io_uring_unregister_buffers");
+        buffers.clear();
+    }
+
+    std::size_t registered_buffers() const noexcept { return buffers.size(); }
 
 private:
     using Request = detail::Request;
@@ -132,10 +293,16 @@ private:
             const auto off = r->offset;
             switch (r->op) {
             case Request::Op::read:
-                ::io_uring_prep_read(sqe, fd, r->buf, rw_len(*r), off);
+                if (r->buf_index >= 0)
+                    ::io_uring_prep_read_fixed(sqe, fd, r->buf, rw_len(*r), off, r->buf_index);
+                else
+                    ::io_uring_prep_read(sqe, fd, r->buf, rw_len(*r), off);
                 break;
             case Request::Op::write:
-                ::io_uring_prep_write(sqe, fd, r->buf, rw_len(*r), off);
+                if (r->buf_index >= 0)
+                    ::io_uring_prep_write_fixed(sqe, fd, r->buf, rw_len(*r), off, r->buf_index);
+                else
+                    ::io_uring_prep_write(sqe, fd, r->buf, rw_len(*r), off);
                 break;
             case Request::Op::readv:
                 ::io_uring_prep_readv(sqe, fd, r->iov.data(), static_cast<unsigned>(r->iov.size()), off);
@@ -144,6 +311,8 @@ private:
                 ::io_uring_prep_writev(sqe, fd, r->iov.data(), static_cast<unsigned>(r->iov.size()), off);
                 break;
             }
+            if (r->fixed_file)
+                sqe->flags |= IOSQE_FIXED_FILE;
             ::io_uring_sqe_set_data64(sqe, r->id);
             if (r->has_timeout) {
                 sqe->flags |= IOSQE_IO_LINK;
@@ -224,6 +393,7 @@ private:
     }
 
     struct io_uring ring_{};
+    const std::thread::id owner_ = std::this_thread::get_id(); // see check_thread()
     Timer retry_; // flush() retries while the kernel refuses SQEs
     bool retry_armed_ = false;
 };
@@ -249,6 +419,111 @@ RequestId Uring::write(int fd, std::span<const std::byte> buf, std::uint64_t off
     const RequestId id = write(fd, buf, off, std::move(cb));
     impl_->set_timeout(id, timeout);
     return id;
+}
+
+void Uring::register_files(std::span<const int> fds)
+{
+    std::error_code ec;
+    impl_->register_files(fds, ec);
+    if (ec)
+        throw_system_error(ec.value(), "io_uring_register_files");
+}
+
+void Uring::register_files(std::span<const int> fds, std::error_code& ec)
+{
+    impl_->register_files(fds, ec);
+}
+
+void Uring::update_file(FixedFile slot, int fd)
+{
+    std::error_code ec;
+    impl_->update_file(slot, fd, ec);
+    if (ec)
+        throw_system_error(ec.value(), "io_uring_register_files_update");
+}
+
+void Uring::update_file(FixedFile slot, int fd, std::error_code& ec)
+{
+    impl_->update_file(slot, fd, ec);
+}
+
+void Uring::unregister_files() { impl_->unregister_files(); }
+std::size_t Uring::registered_files() const noexcept { return impl_->registered_files(); }
+
+void Uring::register_buffers(std::span<const iovec> bufs)
+{
+    std::error_code ec;
+    impl_->register_buffers(bufs, ec);
+    if (ec)
+        throw_system_error(ec.value(), "io_uring_register_buffers");
+}
+
+void Uring::register_buffers(std::span<const iovec> bufs, std::error_code& ec)
+{
+    impl_->register_buffers(bufs, ec);
+}
+
+void Uring::unregister_buffers() { impl_->unregister_buffers(); }
+std::size_t Uring::registered_buffers() const noexcept { return impl_->registered_buffers(); }
+
+RequestId Uring::read(FixedFile file, std::span<std::byte> buf, std::uint64_t off, Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::read");
+    impl_->check_file(file, "asyncdev::Uring::read");
+    return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
+                                -1, buf.data(), buf.size(), off, std::move(cb));
+}
+
+RequestId Uring::write(FixedFile file, std::span<const std::byte> buf, std::uint64_t off,
+                       Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::write");
+    impl_->check_file(file, "asyncdev::Uring::write");
+    return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),
+                                -1, const_cast<std::byte*>(buf.data()), buf.size(), off,
+                                std::move(cb));
+}
+
+RequestId Uring::read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::uint64_t off,
+                      Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::read");
+    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
+    return impl_->prepare_fixed(detail::Request::Op::read, false, fd,
+                                static_cast<int>(reg.index), buf.data(), buf.size(), off,
+                                std::move(cb));
+}
+
+RequestId Uring::write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
+                       std::uint64_t off, Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::write");
+    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
+    return impl_->prepare_fixed(detail::Request::Op::write, false, fd,
+                                static_cast<int>(reg.index), const_cast<std::byte*>(buf.data()),
+                                buf.size(), off, std::move(cb));
+}
+
+RequestId Uring::read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
+                      std::uint64_t off, Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::read");
+    impl_->check_file(file, "asyncdev::Uring::read");
+    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
+    return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
+                                static_cast<int>(reg.index), buf.data(), buf.size(), off,
+                                std::move(cb));
+}
+
+RequestId Uring::write(FixedFile file, FixedBuffer reg, std::span<const std::byte> buf,
+                       std::uint64_t off, Completion cb)
+{
+    impl_->check_thread("asyncdev::Uring::write");
+    impl_->check_file(file, "asyncdev::Uring::write");
+    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
+    return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),
+                                static_cast<int>(reg.index), const_cast<std::byte*>(buf.data()),
+                                buf.size(), off, std::move(cb));
 }
 
 std::unique_ptr<Uring> Uring::create(Loop& loop, unsigned depth, std::error_code& ec)

@@ -6,6 +6,12 @@
  *   bench_fifo rt    DEV|pipe SECONDS [BYTES]
  *	P1: write BYTES (default 4096) then read them back, as many round
  *	trips as fit in SECONDS. Prints "ops=N secs=S ops_per_s=R".
+ *   bench_fifo rtalt DEV SECONDS [BYTES]
+ *	Diagnostic for P1: the round trips of rt on DEV and on a pipe in one
+ *	process, alternating blocks of 256 so that both see the same host
+ *	noise and the same per-process speed (docs/performance.md). Prints
+ *	"dev_ns=.. pipe_ns=.. ratio=..": ns per round trip, and pipe_ns /
+ *	dev_ns (the ops/s ratio of P1).
  *   bench_fifo sigio DEV|pipe[,DEV|pipe] ITERATIONS
  *	P5: O_ASYNC + F_SETOWN(self) + F_SETSIG(SIGRTMIN) on the read side;
  *	time from just before write(64 bytes) until sigwaitinfo() returned
@@ -154,6 +160,40 @@ static int cmd_pread(const char *path, double secs, size_t bytes,
 	return 0;
 }
 
+static int cmd_rtalt(const char *dev, double secs, size_t bytes)
+{
+	static char buf[1 << 16];
+	int fds[2][2];
+	uint64_t ns[2] = { 0, 0 }, ops = 0, deadline;
+
+	if (bytes > sizeof(buf))
+		bytes = sizeof(buf);
+	memset(buf, 0x5a, sizeof(buf));
+	open_ends(dev, &fds[0][0], &fds[0][1]);
+	open_ends("pipe", &fds[1][0], &fds[1][1]);
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < 1000; i++) {
+			full_io(fds[s][1], buf, bytes, 1);
+			full_io(fds[s][0], buf, bytes, 0);
+		}
+	deadline = now_ns() + (uint64_t)(secs * 1e9);
+	do {
+		for (int s = 0; s < 2; s++) {
+			uint64_t t0 = now_ns();
+
+			for (int i = 0; i < 256; i++) {
+				full_io(fds[s][1], buf, bytes, 1);
+				full_io(fds[s][0], buf, bytes, 0);
+			}
+			ns[s] += now_ns() - t0;
+		}
+		ops += 256;
+	} while (now_ns() < deadline);
+	printf("dev_ns=%.1f pipe_ns=%.1f ratio=%.3f\n", (double)ns[0] / ops,
+	       (double)ns[1] / ops, (double)ns[1] / ns[0]);
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -286,6 +326,9 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "rt"))
 		return cmd_rt(argv[2], atof(argv[3]),
 			      argc > 4 ? strtoul(argv[4], NULL, 0) : 4096);
+	if (argc >= 4 && !strcmp(argv[1], "rtalt"))
+		return cmd_rtalt(argv[2], atof(argv[3]),
+				 argc > 4 ? strtoul(argv[4], NULL, 0) : 4096);
 	if (argc >= 4 && !strcmp(argv[1], "sigio") && atol(argv[3]) > 0)
 		return cmd_sigio(argv[2], atol(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "pread"))
@@ -293,6 +336,7 @@ int main(int argc, char **argv)
 				 argc > 4 ? strtoul(argv[4], NULL, 0) : 4096,
 				 argc > 5 ? strtoull(argv[5], NULL, 0) : 16 << 20);
 	fprintf(stderr, "usage: bench_fifo rt DEV|pipe SECONDS [BYTES]\n"
+			"       bench_fifo rtalt DEV SECONDS [BYTES]\n"
 			"       bench_fifo sigio DEV|pipe[,DEV|pipe] ITERATIONS\n"
 			"       bench_fifo pread FILE SECONDS [BYTES [SPAN]]\n"
 			"       bench_fifo sleep NANOSECONDS ITERATIONS\n");

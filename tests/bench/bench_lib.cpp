@@ -3,7 +3,13 @@
 // (tests/bench/fio/randread.fio): BS-byte reads at random BS-aligned
 // offsets of the first SIZE bytes of DEV, QD requests always in flight.
 //
-//   bench_lib aio|uring DEV QD SECONDS [RAMP_SECONDS] [BS] [SIZE]
+//   bench_lib aio|uring|uring-fixed DEV QD SECONDS [RAMP_SECONDS] [BS] [SIZE]
+//
+// uring-fixed (P7c) is uring with DEV registered (Uring::FixedFile, the
+// kernel skips the fd lookup) and the QD slots' buffers registered as one
+// buffer (Uring::FixedBuffer: READ_FIXED, no page pinning per request),
+// the other way fio's io_uring engine runs with registerfiles and
+// fixedbufs (tests/bench/fio/randread-fixed.fio).
 //
 // Every completion callback prepares the next read of its slot; the main
 // loop is run_once() followed by one submit() for everything prepared in
@@ -20,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +39,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Bench {
     asyncdev::IoEngine* eng = nullptr;
+    asyncdev::Uring* fixed = nullptr; // uring-fixed: slot 0, buffer 0
     int fd = -1;
     std::size_t bs = 4096;
     std::uint64_t blocks = 0;
@@ -52,13 +60,18 @@ struct Bench {
     void issue(std::size_t slot)
     {
         std::span<std::byte> buf(mem.data() + slot * bs, bs);
-        eng->read(fd, buf, next_offset(), [this, slot](ssize_t res) {
+        auto cb = [this, slot](ssize_t res) {
             if (res != static_cast<ssize_t>(bs))
                 ++errors;
             ++done;
             if (!stopping)
                 issue(slot);
-        });
+        };
+        if (fixed)
+            fixed->read(asyncdev::Uring::FixedFile{0}, asyncdev::Uring::FixedBuffer{0}, buf,
+                        next_offset(), std::move(cb));
+        else
+            eng->read(fd, buf, next_offset(), std::move(cb));
     }
 };
 
@@ -67,7 +80,8 @@ struct Bench {
 int main(int argc, char** argv)
 {
     if (argc < 5) {
-        std::fprintf(stderr, "usage: bench_lib aio|uring DEV QD SECONDS [RAMP] [BS] [SIZE]\n");
+        std::fprintf(stderr,
+                     "usage: bench_lib aio|uring|uring-fixed DEV QD SECONDS [RAMP] [BS] [SIZE]\n");
         return 2;
     }
     const std::string kind = argv[1];
@@ -79,7 +93,7 @@ int main(int argc, char** argv)
     b.bs = argc > 6 ? std::strtoul(argv[6], nullptr, 0) : 4096;
     const std::uint64_t size = argc > 7 ? std::strtoull(argv[7], nullptr, 0) : 16u << 20;
     b.blocks = size / b.bs;
-    if (!qd || !b.blocks || (kind != "aio" && kind != "uring")) {
+    if (!qd || !b.blocks || (kind != "aio" && kind != "uring" && kind != "uring-fixed")) {
         std::fprintf(stderr, "bench_lib: bad arguments\n");
         return 2;
     }
@@ -97,6 +111,12 @@ int main(int argc, char** argv)
             eng = std::make_unique<asyncdev::Uring>(loop, qd);
         b.eng = eng.get();
         b.mem.resize(static_cast<std::size_t>(qd) * b.bs);
+        if (kind == "uring-fixed") {
+            b.fixed = static_cast<asyncdev::Uring*>(eng.get());
+            b.fixed->register_files(std::span(&b.fd, 1));
+            const iovec all{b.mem.data(), b.mem.size()};
+            b.fixed->register_buffers(std::span(&all, 1));
+        }
 
         for (unsigned s = 0; s < qd; ++s)
             b.issue(s);

@@ -261,12 +261,14 @@ asyncdevctl flush
 echo "== asyncdev-bench: every model, short run"
 expect 0 "bench --depth 4 --ops 150 --latency-ns 50us" \
 	asyncdev-bench --depth 4 --ops 150 --warmup-ops 20 --latency-ns 50us --json /tmp/tt.json --quiet
+has $out '^feeder comparison \(not the same device\): ' "bench labels the feeder comparison"
 for m in blocking nonblock epoll sigio posix-aio libaio uring; do
 	has $out "^$m +/dev/async(mem|dev) +150 .* yes " "bench row for $m (150 ops, verified)"
 done
 # The sigio model's notes: what the notifier delivered (callbacks, the
 # signals behind them); the FIFO runs empty here (EAGAIN/op > 0), so signals came.
 has $out '^sigio .* [0-9.]+ EAGAIN/op, [0-9.]*[1-9][0-9.]* signals/op \(POLL_IN [1-9][0-9]*, POLL_OUT [0-9]+\), [0-9.]*[1-9][0-9.]* callbacks/op' "bench sigio: signals and callbacks counted"
+has /tmp/tt.json '"comparison": "feeder"' "bench JSON says which comparison"
 n=$(grep -c '"ran": true' /tmp/tt.json)
 [ "$n" = 7 ] && ok "JSON has 7 results" || bad "JSON has $n results"
 [ "$(asyncdevctl -d /dev/asyncmem get latency_ns)" = 0 ] && ok "bench restored asyncmem latency" || bad "asyncmem latency left at $(asyncdevctl -d /dev/asyncmem get latency_ns)"

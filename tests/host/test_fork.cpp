@@ -67,6 +67,31 @@ static void test_use_in_child_throws_logic_error(void**)
     assert_int_equal(loop.run_once(std::chrono::milliseconds(0)), 1); // the parent's Loop is fine
 }
 
+// A Loop the child builds for itself is its own: it belongs to the child's
+// thread (the library caches thread ids; the forking thread's cache must
+// not carry the parent's into the child), and works there.
+static void test_new_loop_in_child_has_child_thread(void**)
+{
+    asyncdev::Loop loop; // fills the parent thread's cache
+    assert_int_equal(loop.thread_id(), ::gettid());
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(10);
+        asyncdev::Loop mine;
+        int code = 0;
+        if (mine.thread_id() != ::gettid())
+            code |= 1;
+        if (!mine.in_loop_thread())
+            code |= 2;
+        mine.post([] {});
+        if (mine.run_once(std::chrono::milliseconds(0)) != 1)
+            code |= 4;
+        ::_exit(code);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(wait_child(pid), 0);
+}
+
 // The child destroys its copy of a watch (and of the Loop): the epoll
 // instance is shared, so an EPOLL_CTL_DEL there would silence the
 // parent's watch.
@@ -178,6 +203,7 @@ int main()
     tsan_one_aio_helper_thread();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_use_in_child_throws_logic_error),
+        cmocka_unit_test(test_new_loop_in_child_has_child_thread),
         cmocka_unit_test(test_destroying_watch_in_child_keeps_parent_watch),
         cmocka_unit_test(test_destroying_notifier_in_child_keeps_parent_fd_flags),
         cmocka_unit_test(test_destroying_backend_in_child_leaves_parent_requests),

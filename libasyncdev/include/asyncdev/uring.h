@@ -6,7 +6,10 @@
 #include <asyncdev/loop.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <system_error>
 
 namespace asyncdev {
@@ -32,9 +35,57 @@ namespace asyncdev {
 /// /dev/asyncdev asynchronously (it polls internally), and such waits can
 /// be cancelled.
 ///
+/// Registered files and buffers (io_uring_register_files/_buffers): the
+/// kernel takes a reference to each file and pins each buffer's pages once,
+/// instead of at every request. A registered file is named by its index,
+/// a Uring::FixedFile, never by an int, so that an fd cannot be passed for
+/// an index by accident; a read or write into a registered buffer names the
+/// buffer's index (Uring::FixedBuffer) and a span lying inside it:
+///
+///     asyncdev::Uring io(loop);
+///     std::vector<std::byte> mem(64 * 4096);
+///     const iovec whole{mem.data(), mem.size()};
+///     io.register_files(std::array{fd});             // slot 0 holds fd
+///     io.register_buffers(std::span(&whole, 1));     // buffer 0 is mem
+///     using F = asyncdev::Uring::FixedFile;
+///     using B = asyncdev::Uring::FixedBuffer;
+///     io.read(F{0}, B{0}, std::span(mem).subspan(4096, 4096), off, cb);
+///     io.submit();
+///
+/// One set of each at a time (as in the kernel). Preconditions, checked in
+/// every build (std::logic_error and its subclasses, nothing submitted):
+/// a FixedFile or FixedBuffer index below registered_files() /
+/// registered_buffers() (std::out_of_range), a span inside its registered
+/// buffer (std::invalid_argument), no second registration of the same
+/// kind (std::logic_error), and no unregistration while a request that
+/// uses it exists: unregister_files() and unregister_buffers() refuse
+/// (std::logic_error, naming how many requests) from the request's
+/// preparation until its callback is about to run (it may unregister) or
+/// it is abandoned; the registration is then untouched. Kernel errors
+/// throw std::system_error naming the call ("io_uring_register_buffers:
+/// Cannot allocate memory"), or set the std::error_code of the overloads
+/// that take one. Registered buffers are charged to RLIMIT_MEMLOCK unless
+/// the process had CAP_IPC_LOCK when the Uring was created (ENOMEM beyond
+/// it). Destroying the Uring (io_uring_queue_exit) drops the registrations
+/// with the ring; in a forked child it leaves the parent's alone.
+///
 /// Constructed and used on the loop thread; the Loop must outlive it.
 class Uring final : public IoEngine {
 public:
+    /// Index of a slot of the registered files (IOSQE_FIXED_FILE).
+    struct FixedFile {
+        constexpr explicit FixedFile(unsigned i) noexcept : index(i) {}
+        unsigned index;
+        friend constexpr bool operator==(FixedFile, FixedFile) = default;
+    };
+    /// Index of one of the registered buffers (the buf_index of
+    /// IORING_OP_READ_FIXED / IORING_OP_WRITE_FIXED).
+    struct FixedBuffer {
+        constexpr explicit FixedBuffer(unsigned i) noexcept : index(i) {}
+        unsigned index;
+        friend constexpr bool operator==(FixedBuffer, FixedBuffer) = default;
+    };
+
     /// Throws std::system_error "io_uring_queue_init: ..." etc. (EINVAL
     /// for a depth over the kernel's 32768 entries, ENOMEM when locked
     /// memory runs out, EPERM when io_uring is disabled by sysctl
@@ -69,6 +120,65 @@ public:
                    std::chrono::nanoseconds timeout);
     RequestId write(int fd, std::span<const std::byte> buf, std::uint64_t offset,
                     Completion done, std::chrono::nanoseconds timeout);
+
+    /// io_uring_register_files: slot i (FixedFile{i}) refers to the file
+    /// open on fds[i] now, or is empty for -1 (a request on an empty slot
+    /// gets -EBADF). The ring holds its own reference to each file: closing
+    /// fds[i] afterwards does not affect the slot. Throws std::logic_error
+    /// if files are already registered, std::invalid_argument for an empty
+    /// `fds`, std::system_error "io_uring_register_files: ..." (EBADF,
+    /// EMFILE beyond RLIMIT_NOFILE, ...).
+    void register_files(std::span<const int> fds);
+    /// The same; kernel errors set `ec` instead (cleared on success).
+    void register_files(std::span<const int> fds, std::error_code& ec);
+    /// io_uring_register_files_update of one slot: it refers to `fd`'s file
+    /// from now on (-1: empty). Requests in the kernel keep the file they
+    /// started with; prepared or queued ones use what the slot holds when
+    /// they enter the kernel. std::out_of_range for a slot not below
+    /// registered_files(), std::system_error
+    /// "io_uring_register_files_update: ..." (EBADF, ...).
+    void update_file(FixedFile slot, int fd);
+    void update_file(FixedFile slot, int fd, std::error_code& ec);
+    /// io_uring_unregister_files. std::logic_error if none are registered
+    /// or a request using a FixedFile still exists (see above).
+    void unregister_files();
+    /// Registered file slots (0: none registered).
+    std::size_t registered_files() const noexcept;
+
+    /// io_uring_register_buffers: buffer i (FixedBuffer{i}) is bufs[i]. The
+    /// kernel pins the pages (charged to RLIMIT_MEMLOCK, see above; at most
+    /// 1 GiB per buffer); the memory must stay allocated while it is
+    /// registered. Throws std::logic_error if buffers are already
+    /// registered, std::invalid_argument for an empty `bufs`,
+    /// std::system_error "io_uring_register_buffers: ..." (ENOMEM, EFAULT,
+    /// EINVAL, ...).
+    void register_buffers(std::span<const iovec> bufs);
+    /// The same; kernel errors set `ec` instead (cleared on success).
+    void register_buffers(std::span<const iovec> bufs, std::error_code& ec);
+    /// io_uring_unregister_buffers. std::logic_error if none are
+    /// registered or a request using a FixedBuffer still exists.
+    void unregister_buffers();
+    /// Registered buffers (0: none registered).
+    std::size_t registered_buffers() const noexcept;
+
+    /// read()/write() on a registered file: the same contract as the fd
+    /// forms (length capped at 0x7ffff000, a short transfer beyond).
+    RequestId read(FixedFile file, std::span<std::byte> buf, std::uint64_t offset,
+                   Completion done);
+    RequestId write(FixedFile file, std::span<const std::byte> buf, std::uint64_t offset,
+                    Completion done);
+    /// IORING_OP_READ_FIXED / WRITE_FIXED: `buf` must lie inside registered
+    /// buffer `reg` (std::invalid_argument otherwise, naming both ranges),
+    /// on an fd or a registered file.
+    RequestId read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::uint64_t offset,
+                   Completion done);
+    RequestId write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
+                    std::uint64_t offset, Completion done);
+    RequestId read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
+                   std::uint64_t offset, Completion done);
+    RequestId write(FixedFile file, FixedBuffer reg, std::span<const std::byte> buf,
+                    std::uint64_t offset, Completion done);
+
     std::size_t submit() override;
     bool cancel(RequestId id) override;
     void abandon(RequestId id) noexcept override;
