@@ -35,8 +35,7 @@ static void adev_show_req(struct seq_file *m, const struct adev_req *req,
 	s64 left = -1;
 
 	if (req->in_service)
-		left = ktime_to_ns(ktime_sub(hrtimer_get_softexpires(&req->timer),
-					     ktime_get()));
+		left = (s64)(req->deadline - ktime_get_ns());
 	seq_printf(m, "%-8llu %-10s %-5s %-9s %7d %10zu %10zu %12llu %12lld\n",
 		   req->id, state, req->write ? "write" : "read",
 		   adev_path_names[req->path], req->pid, req->bytes, req->done,

@@ -20,6 +20,12 @@
  *	each in turn (both see the same host noise, which decides a p99
  *	under TCG), and one such line per source, prefixed "SOURCE: ".
  *
+ *   bench_fifo pread FILE SECONDS [BYTES [SPAN]]
+ *	P9: synchronous pread of BYTES (default 4096) at BYTES-aligned
+ *	pseudo-random offsets within the first SPAN bytes (default 16 MiB)
+ *	of FILE, the same sequence of offsets whatever FILE is. Same output
+ *	as rt.
+ *
  *   bench_fifo sleep NANOSECONDS ITERATIONS
  *	Diagnostic for P3: how long a relative clock_nanosleep of NANOSECONDS
  *	really takes here (hrtimer expiry + wakeup). Same output as sigio.
@@ -110,6 +116,45 @@ static int cmd_rt(const char *what, double secs, size_t bytes)
 		ops += 256;
 		t1 = now_ns();
 	} while (t1 < deadline);
+	printf("ops=%llu secs=%.3f ops_per_s=%.1f\n", (unsigned long long)ops,
+	       (t1 - t0) / 1e9, ops * 1e9 / (t1 - t0));
+	return 0;
+}
+
+static int cmd_pread(const char *path, double secs, size_t bytes,
+		     uint64_t span)
+{
+	static char buf[1 << 16] __attribute__((aligned(4096)));
+	uint64_t ops = 0, t0, t1, deadline, blocks, x = 0x9e3779b97f4a7c15ull;
+	int fd;
+
+	if (bytes > sizeof(buf))
+		bytes = sizeof(buf);
+	blocks = span / bytes;
+	if (!bytes || !blocks) {
+		fprintf(stderr, "bench_fifo: pread: SPAN smaller than BYTES\n");
+		return 2;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(path);
+	/* xorshift64: cheap, and the same offsets for every file. */
+#define NEXT_OFF() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, \
+		    (off_t)((x % blocks) * bytes))
+	for (int i = 0; i < 1000; i++)
+		if (pread(fd, buf, bytes, NEXT_OFF()) != (ssize_t)bytes)
+			die("pread (warm-up)");
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(secs * 1e9);
+	do {
+		for (int i = 0; i < 256; i++)
+			if (pread(fd, buf, bytes, NEXT_OFF()) != (ssize_t)bytes)
+				die("pread");
+		ops += 256;
+		t1 = now_ns();
+	} while (t1 < deadline);
+#undef NEXT_OFF
+	close(fd);
 	printf("ops=%llu secs=%.3f ops_per_s=%.1f\n", (unsigned long long)ops,
 	       (t1 - t0) / 1e9, ops * 1e9 / (t1 - t0));
 	return 0;
@@ -286,9 +331,14 @@ int main(int argc, char **argv)
 				 argc > 4 ? strtoul(argv[4], NULL, 0) : 4096);
 	if (argc >= 4 && !strcmp(argv[1], "sigio") && atol(argv[3]) > 0)
 		return cmd_sigio(argv[2], atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "pread"))
+		return cmd_pread(argv[2], atof(argv[3]),
+				 argc > 4 ? strtoul(argv[4], NULL, 0) : 4096,
+				 argc > 5 ? strtoull(argv[5], NULL, 0) : 16 << 20);
 	fprintf(stderr, "usage: bench_fifo rt DEV|pipe SECONDS [BYTES]\n"
 			"       bench_fifo rtalt DEV SECONDS [BYTES]\n"
 			"       bench_fifo sigio DEV|pipe[,DEV|pipe] ITERATIONS\n"
+			"       bench_fifo pread FILE SECONDS [BYTES [SPAN]]\n"
 			"       bench_fifo sleep NANOSECONDS ITERATIONS\n");
 	return 2;
 }

@@ -10,7 +10,8 @@
 #
 # Kernel command line knobs (the kernel hands unknown name=value to /init's
 # environment): adevbenchruns (3), adevbenchruntime (4 s per fio run),
-# adevbenchramp (1 s), adevbenchonly (space separated subset of P1..P7),
+# adevbenchramp (1 s), adevbenchonly (space separated subset of the rows,
+# P1..P9),
 # adevbenchmod (asyncdev module parameters, comma separated).
 RUNS=${adevbenchruns:-3}
 RT=${adevbenchruntime:-4}
@@ -56,12 +57,14 @@ setmem() {	# setmem LATENCY_NS CHANNELS
 		echo "$1" > $MEM/latency_ns
 }
 
-# fio_run KEY RUN DEV ENGINE QD DIRECT: randread.fio, terse output.
+# fio_run KEY RUN DEV ENGINE QD DIRECT [JOBS [JOBFILE]]: JOBFILE (default
+# randread.fio) with JOBS (default 1) jobs, terse output (group_reporting:
+# the IOPS of all jobs together).
 fio_run() {
-	key=$1 run=$2
-	cmd="DEV=$3 ENGINE=$4 QD=$5 DIRECT=$6 SIZE=$SIZE RUNTIME=$RT RAMP=$RAMP fio --output-format=terse fio/randread.fio"
-	line=$(DEV=$3 ENGINE=$4 QD=$5 DIRECT=$6 SIZE=$SIZE RUNTIME=$RT RAMP=$RAMP \
-		fio --output-format=terse "$FIO/randread.fio" 2>/tmp/fio.err | grep '^3;' | tail -n 1)
+	key=$1 run=$2 jobs=${7:-1} job=${8:-randread.fio}
+	cmd="DEV=$3 ENGINE=$4 QD=$5 DIRECT=$6 JOBS=$jobs SIZE=$SIZE RUNTIME=$RT RAMP=$RAMP fio --output-format=terse fio/$job"
+	line=$(DEV=$3 ENGINE=$4 QD=$5 DIRECT=$6 JOBS=$jobs SIZE=$SIZE RUNTIME=$RT RAMP=$RAMP \
+		fio --output-format=terse "$FIO/$job" 2>/tmp/fio.err | grep '^3;' | tail -n 1)
 	if [ -z "$line" ] || [ "$(echo "$line" | cut -d';' -f5)" != 0 ]; then
 		log "FAIL $key run $run: fio failed: $(cat /tmp/fio.err)"
 		rc=1
@@ -82,19 +85,19 @@ lib_run() {
 	record "$key" "$run" "$cmd" iops="$iops"
 }
 
-# fifo_rt KEY RUN DEV|pipe [BYTES [SECONDS]]: bench_fifo rt in 5 processes
-# of SECONDS/5 each; records their median rate and its min..max. Under TCG
-# one process's round-trip rate falls in one of two modes ~1.6x apart, pipe
-# and FIFO alike, and keeps it for the process's life (8 placements of the
-# user buffer in one process agree; what decides the mode is not known):
-# one process per run made P1 a draw.
+# fifo_rt KEY RUN MODE TARGET [BYTES [SECONDS]]: bench_fifo MODE TARGET
+# (rt DEV|pipe, or pread FILE) in 5 processes of SECONDS/5 each; records
+# their median rate and its min..max. Under TCG one process's rate falls in
+# one of two modes ~1.6x apart, pipe and FIFO alike, and keeps it for the
+# process's life (8 placements of the user buffer in one process agree;
+# what decides the mode is not known): one process per run made P1 a draw.
 fifo_rt() {
-	key=$1 run=$2 bytes=${4:-4096} secs=${5:-3}
+	key=$1 run=$2 mode=$3 target=$4 bytes=${5:-4096} secs=${6:-3}
 	part=$(awk "BEGIN { print $secs / 5 }")
-	cmd="5 x bench_fifo rt $3 $part $bytes"
+	cmd="5 x bench_fifo $mode $target $part $bytes"
 	rates=""
 	for i in 1 2 3 4 5; do
-		out=$($B/bench_fifo rt "$3" "$part" "$bytes" 2>&1) || {
+		out=$($B/bench_fifo "$mode" "$target" "$part" "$bytes" 2>&1) || {
 			log "FAIL $key run $run: $out"; rc=1; return; }
 		rates="$rates $(echo "$out" | sed -n 's/.*ops_per_s=\([0-9]*\).*/\1/p')"
 	done
@@ -153,6 +156,10 @@ for d in $NB0 $NB1; do
 done
 setmem 0 1
 DEV=/dev/asyncmem DIRECT=0 SIZE=$SIZE fio "$FIO/prefill.fio" >/dev/null 2>&1 || { log "FAIL prefill asyncmem"; rc=1; }
+# P9's peer: a 16 MiB file on tmpfs (always in the page cache).
+P9FILE=/mnt/p9/file
+mkdir -p /mnt/p9 && mount -t tmpfs -o size=32m tmpfs /mnt/p9 &&
+	dd if=/dev/urandom of=$P9FILE bs=1M count=16 2>/dev/null || { log "FAIL tmpfs file for P9"; rc=1; }
 
 # Timing facts for the report.
 cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)
@@ -164,21 +171,30 @@ r=1
 while [ $r -le "$RUNS" ]; do
 	log "---- run $r of $RUNS ----"
 	if want P1; then
-		fifo_rt fifo_rt "$r" /dev/asyncdev
-		fifo_rt pipe_rt "$r" pipe
-		# diagnostics: per-call cost without the 4 KiB copies
-		fifo_rt fifo_rt64 "$r" /dev/asyncdev 64 2
-		fifo_rt pipe_rt64 "$r" pipe 64 2
+		fifo_rt fifo_rt "$r" rt /dev/asyncdev
+		fifo_rt pipe_rt "$r" rt pipe
+	fi
+	if want P1s; then	# the per-call cost without the 4 KiB copies
+		fifo_rt fifo_rt64 "$r" rt /dev/asyncdev 64 2
+		fifo_rt pipe_rt64 "$r" rt pipe 64 2
 	fi
 	if want P5; then
 		sigio "$r"
 	fi
 	setmem 0 1
-	if want P2 P4 P6 P7; then
+	if want P9; then	# the copy path: asyncmem vs a tmpfs file in the page cache
+		fifo_rt mem_pread "$r" pread /dev/asyncmem 4096 2
+		fifo_rt tmpfs_pread "$r" pread "$P9FILE" 4096 2
+	fi
+	if want P2 P3b P4 P6 P7 P8; then
 		fio_run mem_libaio_qd32 "$r" /dev/asyncmem libaio 32 0
 	fi
-	if want P2; then
+	if want P2 P8; then
 		fio_run nullb_libaio_qd32 "$r" "$NB0" libaio 32 1
+	fi
+	if want P8; then	# two jobs, QD32 each, on the 2 vCPUs
+		fio_run mem_libaio_qd32_2j "$r" /dev/asyncmem libaio 32 0 2
+		fio_run nullb_libaio_qd32_2j "$r" "$NB0" libaio 32 1 2
 	fi
 	if want P4 P7; then
 		fio_run mem_uring_qd32 "$r" /dev/asyncmem io_uring 32 0
@@ -190,7 +206,11 @@ while [ $r -le "$RUNS" ]; do
 		lib_run lib_aio_qd32 "$r" aio /dev/asyncmem 32
 		lib_run lib_uring_qd32 "$r" uring /dev/asyncmem 32
 	fi
-	if want P3; then
+	if want P7c; then	# registered file and buffers, both sides
+		fio_run mem_uring_fixed_qd32 "$r" /dev/asyncmem io_uring 32 0 1 randread-fixed.fio
+		lib_run lib_uring_fixed_qd32 "$r" uring-fixed /dev/asyncmem 32
+	fi
+	if want P3 P3b; then
 		sleep100us "$r"	# timer wakeup latency, for P3
 		setmem 100000 64
 		fio_run mem_lat100_qd32 "$r" /dev/asyncmem libaio 32 0
