@@ -244,6 +244,7 @@ struct adev_fifo {
  * @stats_base:	their sums at the last reset, under @cfg_mutex
  * @fifo:	FIFO state (FIFO node only)
  * @mem:	memory (mem node only, vmalloc'd, @mem_size bytes)
+ * @mem_pages:	the pages of @mem, in order (looked up once at init)
  * @mem_size:	size of @mem
  * @bad:	bad ranges (mem node only)
  * @cfg_mutex:	serialises configuration changes (ioctl and sysfs) and
@@ -258,6 +259,7 @@ struct adev_node {
 	u64 stats_base[ADEV_NR_STATS];
 	struct adev_fifo fifo;
 	u8 *mem;
+	struct page **mem_pages;
 	size_t mem_size;
 	struct adev_bad bad;
 	struct mutex cfg_mutex;		/* configuration changes */

@@ -30,6 +30,33 @@ static bool mem_dio_misaligned(const struct kiocb *iocb,
 	       (MEM_DIO_ALIGN - 1);
 }
 
+/*
+ * Copy @n bytes at @pos between the device and @iter, page by page through
+ * the device's pages as fs/pipe.c and shmem do: a copy from a vmalloc
+ * address is checked by hardened usercopy (__check_object_size looks the
+ * address up among the vmap areas, under a global lock on 6.1), a copy from
+ * a page is not. The pages are the vmalloc area's own (no cache aliasing on
+ * the architectures Debian builds this for). Returns the bytes copied.
+ */
+static size_t mem_copy_pages(struct adev_node *node, u64 pos, size_t n,
+			     struct iov_iter *iter, bool write)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		struct page *page = node->mem_pages[(pos + done) >> PAGE_SHIFT];
+		size_t off = offset_in_page(pos + done);
+		size_t want = min_t(size_t, n - done, PAGE_SIZE - off);
+		size_t c = write ? copy_page_from_iter(page, off, want, iter) :
+				   copy_page_to_iter(page, off, want, iter);
+
+		done += c;
+		if (c < want)
+			break;
+	}
+	return done;
+}
+
 static ssize_t mem_copy(struct adev_node *node, struct kiocb *iocb,
 			struct iov_iter *iter, bool write)
 {
@@ -41,10 +68,7 @@ static ssize_t mem_copy(struct adev_node *node, struct kiocb *iocb,
 	if (pos >= node->mem_size)
 		return write ? -ENOSPC : 0;
 	n = min_t(u64, iov_iter_count(iter), node->mem_size - pos);
-	if (write)
-		c = copy_from_iter(node->mem + pos, n, iter);
-	else
-		c = copy_to_iter(node->mem + pos, n, iter);
+	c = mem_copy_pages(node, pos, n, iter, write);
 	if (!c)
 		return -EFAULT;
 	iocb->ki_pos += c;
@@ -153,7 +177,7 @@ static vm_fault_t mem_fault(struct vm_fault *vmf)
 
 	if (vmf->pgoff >= mem_pages(node))
 		return VM_FAULT_SIGBUS;
-	page = vmalloc_to_page(node->mem + (vmf->pgoff << PAGE_SHIFT));
+	page = node->mem_pages[vmf->pgoff];
 	get_page(page);
 	vmf->page = page;
 	return 0;
@@ -190,16 +214,28 @@ static int mem_open(struct inode *inode, struct file *file)
 
 int adev_mem_init(struct adev_node *node, size_t size)
 {
+	unsigned long i, nr = PAGE_ALIGN(size) >> PAGE_SHIFT;
+
 	/* Zeroed, and meant for user mappings (VM_USERMAP). */
 	node->mem = vmalloc_user(size);
 	if (!node->mem)
 		return -ENOMEM;
+	node->mem_pages = kvmalloc_array(nr, sizeof(*node->mem_pages),
+					 GFP_KERNEL);
+	if (!node->mem_pages) {
+		vfree(node->mem);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++)
+		node->mem_pages[i] = vmalloc_to_page(node->mem +
+						     (i << PAGE_SHIFT));
 	node->mem_size = size;
 	return 0;
 }
 
 void adev_mem_exit(struct adev_node *node)
 {
+	kvfree(node->mem_pages);
 	vfree(node->mem);
 }
 

@@ -283,7 +283,12 @@ def compare_baseline(rows, path):
             worst_b = b.get("max", b["ratio"])
             worse = best > worst_b
         r["baseline"] = dict(b, worse=worse)
-    return base["source"]
+    return base["source"], base.get("kernel")
+
+
+def series_of(kernel):
+    """'6.12' of '6.12.117+deb12-amd64'."""
+    return ".".join((kernel or "?").split(".")[:2])
 
 
 def markdown(meta, rows, details, args, notes):
@@ -317,11 +322,24 @@ def markdown(meta, rows, details, args, notes):
                  f"{r['target']} | {met} | {base} |")
     n_met = sum(1 for r in rows if r["met"])
     L.append(f"\n{n_met} of {len(rows)} rows meet their target.\n")
-    worse = [r["id"] for r in rows if (r.get("baseline") or {}).get("worse")]
+    worse = [r for r in rows if (r.get("baseline") or {}).get("worse")]
     if args.baseline_source:
         L.append(f"Baseline: {args.baseline_source}. Worse beyond the noise (this run's best "
                  f"per-run ratio below the baseline's worst): "
-                 f"{', '.join(worse) if worse else 'none'}.\n")
+                 f"{', '.join(r['id'] for r in worse) if worse else 'none'}.\n")
+        other = series_of(args.baseline_kernel) != series_of(meta.get("kernel"))
+        for r in worse:
+            b = r["baseline"]
+            if "asyncdev" not in b or not r["asyncdev"] or not r["peer_figure"]:
+                continue
+            mine, peer = r["asyncdev"]["median"], r["peer_figure"]["median"]
+            L.append(f"- **{r['id']} against the baseline**: asyncdev {fmt(mine)} {r['unit']} "
+                     f"here against {fmt(b['asyncdev'])} then ({mine / b['asyncdev']:.2f}x); "
+                     f"the peer {fmt(peer)} against {fmt(b['peer'])} ({peer / b['peer']:.2f}x)"
+                     + (f"; the baseline ran on kernel {args.baseline_kernel}, this run on "
+                        f"{meta.get('kernel')}" if other else "") + ".")
+        if worse:
+            L.append("")
     for rid, why in notes.items():
         L.append(f"- **{rid} not met**: {why}")
     if notes:
@@ -399,7 +417,8 @@ def main():
     args = ap.parse_args()
     meta, res = load(args.results)
     rows = build(meta, res)
-    args.baseline_source = compare_baseline(rows, args.baseline)
+    args.baseline_source, args.baseline_kernel = compare_baseline(rows, args.baseline) \
+        or (None, None)
     details = extra_table(res)
     notes = explain(rows, details)
     report = {"meta": dict(meta, accelerator=args.accel, host=args.host,
