@@ -7,9 +7,7 @@
  *    caller throughout.
  *  - An asynchronous request (struct adev_req) is owned by exactly one queue
  *    at a time: the FIFO's reader or writer list (fifo->lock), the engine's
- *    waiting or serving list (engine->lock; serving: in service until the
- *    engine's timer takes it off at its deadline), or its own hrtimer (being
- *    completed outside a channel). Whoever
+ *    waiting list (engine->lock), or its own hrtimer (in service). Whoever
  *    takes it off a queue under that queue's lock owns it and must either
  *    move it to the next queue or complete it. Completion (ki_complete) is
  *    always called with none of our locks held, and the request is freed only
@@ -58,14 +56,10 @@ struct adev_req;
  * @lat:	service time distribution, [0] reads, [1] writes
  * @slow:	some service time may be non-zero (READ_ONCE)
  * @channels:	requests in service at once (READ_ONCE)
- * @busy:	channels in use now (async requests in service, sync callers
- *		asleep)
+ * @busy:	channels in use now (async timers armed, sync callers asleep)
  * @waiting:	async requests waiting for a free channel, in arrival order
- * @serving:	async requests holding a channel (@in_service), in the order
- *		of their deadlines
- * @timer:	softirq hrtimer armed for the first deadline of @serving; its
- *		callback completes every request whose deadline has passed.
- *		Started under @lock (also from its own callback)
+ * @serving:	async requests holding a channel (@in_service), for the
+ *		debugfs listing
  * @stalled:	stalled aio requests (adev_req.list), until cancelled or
  *		their file is closed
  * @chan_wait:	synchronous callers waiting for a free channel
@@ -86,7 +80,6 @@ struct adev_engine {
 	unsigned int busy;
 	struct list_head waiting;
 	struct list_head serving;
-	struct hrtimer timer;
 	struct list_head stalled;
 	wait_queue_head_t chan_wait;
 	wait_queue_head_t stall_wait;
@@ -362,10 +355,9 @@ struct adev_submit {
  * @q:		its place in a FIFO list (state QUEUED or ACTIVE)
  * @list:	entry on the engine's waiting or stalled list, under
  *		engine->lock
- * @timer:	completes it "now", outside a channel (cancelled, flushed or
- *		stalled requests)
+ * @timer:	service-time timer; also used to complete it "now"
  * @state:	enum adev_req_state, see there for its locks
- * @in_service:	holds an engine channel until @deadline (engine->lock)
+ * @in_service:	holds an engine channel until its timer fires (engine->lock)
  * @cancellable: kiocb_set_cancel_fn() was called (owner only)
  * @cancel_pending: a cancel arrived while SUBMITTING or ACTIVE; set under
  *		fifo->lock (FIFO) and engine->lock, read under either: the
@@ -380,8 +372,6 @@ struct adev_submit {
  * @mm:		the submitter's mm, pinned with mmgrab while queued in the
  *		FIFO (aio only); dropped by the work item once served
  * @serve:	entry on engine->serving while @in_service (engine->lock)
- * @deadline:	end of its service time (ktime_get_ns), set when it takes a
- *		channel (engine->lock)
  * @id:		request identifier of the tracepoints and debugfs (see
  *		adev_req_track); the following four are set once before the
  *		request is visible anywhere, then only read
@@ -410,7 +400,6 @@ struct adev_req {
 	const void *iov;
 	struct mm_struct *mm;
 	struct list_head serve;
-	u64 deadline;
 	u64 id;
 	u64 submit_ns;
 	size_t bytes;
@@ -443,7 +432,6 @@ extern unsigned int adev_max_user_queued;
 
 /* engine.c */
 void adev_engine_init(struct adev_engine *e);
-void adev_engine_exit(struct adev_engine *e);
 void adev_engine_set(struct adev_engine *e, bool timing, u64 latency_ns,
 		     u64 jitter_ns, u32 channels);
 int adev_engine_sleep(struct adev_node *node, u64 ns);

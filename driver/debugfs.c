@@ -35,7 +35,8 @@ static void adev_show_req(struct seq_file *m, const struct adev_req *req,
 	s64 left = -1;
 
 	if (req->in_service)
-		left = (s64)(req->deadline - ktime_get_ns());
+		left = ktime_to_ns(ktime_sub(hrtimer_get_softexpires(&req->timer),
+					     ktime_get()));
 	seq_printf(m, "%-8llu %-10s %-5s %-9s %7d %10zu %10zu %12llu %12lld\n",
 		   req->id, state, req->write ? "write" : "read",
 		   adev_path_names[req->path], req->pid, req->bytes, req->done,

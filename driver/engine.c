@@ -4,15 +4,10 @@
  * plus jitter), a fixed number of channels in service at once, completion of
  * async requests from an hrtimer, and fault injection.
  *
- * Completion runs from a softirq hrtimer (HRTIMER_MODE_ABS_SOFT), like
+ * Completion runs from a softirq hrtimer (HRTIMER_MODE_REL_SOFT), like
  * null_blk's irqmode=2 but out of hardirq context: ki_complete of fs/aio and
- * io_uring is safe there, and a timer is cheaper than a work item. One
- * timer per engine, not per request: the requests in service are kept in
- * the order of their deadlines, the timer is armed for the first, and each
- * expiry completes every request whose deadline has passed (one timer
- * interrupt, one lock section and no per-request hrtimer enqueue for a
- * batch submitted together). Service times are mostly alike, so a new
- * request is inserted from the tail of that list in a step or two.
+ * io_uring is safe there, a timer per request gives each its own service
+ * time without a scan, and a timer is cheaper than a work item per request.
  */
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -23,8 +18,6 @@
 
 static struct kmem_cache *adev_req_cache;
 
-static enum hrtimer_restart adev_engine_timer_fn(struct hrtimer *timer);
-
 void adev_engine_init(struct adev_engine *e)
 {
 	spin_lock_init(&e->lock);
@@ -33,8 +26,6 @@ void adev_engine_init(struct adev_engine *e)
 	INIT_LIST_HEAD(&e->stalled);
 	init_waitqueue_head(&e->chan_wait);
 	init_waitqueue_head(&e->stall_wait);
-	adev_hrtimer_setup(&e->timer, adev_engine_timer_fn, CLOCK_MONOTONIC,
-			   HRTIMER_MODE_ABS_SOFT);
 	e->channels = 1;
 	e->lat[0].tail_mult = 1;
 	e->lat[1].tail_mult = 1;
@@ -56,36 +47,10 @@ static u64 adev_service_slack(u64 ns)
 	return min_t(u64, ns >> 3, 50 * NSEC_PER_USEC);
 }
 
-/* Arm the engine's timer for the first request in service. */
-static void adev_engine_arm(struct adev_engine *e)
+static void adev_req_start_timer(struct adev_req *req, u64 ns)
 {
-	struct adev_req *first = list_first_entry(&e->serving, struct adev_req,
-						  serve);
-
-	hrtimer_start_range_ns(&e->timer, ns_to_ktime(first->deadline),
-			       adev_service_slack(first->service_ns),
-			       HRTIMER_MODE_ABS_SOFT);
-}
-
-/*
- * @req takes a channel and is in service until its deadline: insert it in
- * deadline order (from the tail: later requests mostly end later) and arm
- * the timer if it comes first. Called with e->lock held.
- */
-static void adev_serve(struct adev_engine *e, struct adev_req *req)
-{
-	struct adev_req *prev;
-
-	req->deadline = ktime_get_ns() + req->service_ns;
-	req->in_service = true;
-	e->busy++;
-	list_for_each_entry_reverse(prev, &e->serving, serve)
-		if (prev->deadline <= req->deadline)
-			break;
-	list_add(&req->serve, &prev->serve);
-	if (e->serving.next == &req->serve)
-		adev_engine_arm(e);
-	trace_asyncdev_service_start(req->node, req, 0);
+	hrtimer_start_range_ns(&req->timer, ns_to_ktime(ns),
+			       adev_service_slack(ns), HRTIMER_MODE_REL_SOFT);
 }
 
 /*
@@ -104,7 +69,11 @@ static void adev_channels_refill(struct adev_engine *e)
 			return;
 		}
 		list_del_init(&next->list);
-		adev_serve(e, next);
+		next->in_service = true;
+		list_add_tail(&next->serve, &e->serving);
+		e->busy++;
+		adev_req_start_timer(next, next->service_ns);
+		trace_asyncdev_service_start(next->node, next, 0);
 	}
 }
 
@@ -153,53 +122,23 @@ static void adev_req_finish(struct adev_req *req)
 	kmem_cache_free(adev_req_cache, req);
 }
 
-/*
- * The engine's timer: complete every request whose deadline has passed,
- * hand the freed channels on, and re-arm for the next deadline. The
- * completions run after the lock is dropped (ki_complete may take fs/aio's
- * and io_uring's locks and drop the last reference to the file).
- */
-static enum hrtimer_restart adev_engine_timer_fn(struct hrtimer *timer)
-{
-	struct adev_engine *e = container_of(timer, struct adev_engine, timer);
-	struct adev_req *req, *tmp;
-	unsigned long flags;
-	LIST_HEAD(done);
-	u64 now = ktime_get_ns();
-
-	spin_lock_irqsave(&e->lock, flags);
-	list_for_each_entry_safe(req, tmp, &e->serving, serve) {
-		if (req->deadline > now)
-			break;
-		trace_asyncdev_service_end(req->node, req, 0);
-		req->in_service = false;
-		e->busy--;
-		list_move_tail(&req->serve, &done);
-	}
-	adev_channels_refill(e);
-	if (!list_empty(&e->serving))
-		adev_engine_arm(e);
-	spin_unlock_irqrestore(&e->lock, flags);
-
-	list_for_each_entry_safe(req, tmp, &done, serve)
-		adev_req_finish(req);
-	return HRTIMER_NORESTART;
-}
-
-/* A request completed outside any channel (cancelled, flushed, stalled). */
 static enum hrtimer_restart adev_req_timer_fn(struct hrtimer *timer)
 {
 	struct adev_req *req = container_of(timer, struct adev_req, timer);
+	struct adev_engine *e = &req->node->engine;
+	unsigned long flags;
 
 	trace_asyncdev_service_end(req->node, req, 0);
+	if (req->in_service) {
+		spin_lock_irqsave(&e->lock, flags);
+		req->in_service = false;
+		list_del(&req->serve);
+		e->busy--;
+		adev_channels_refill(e);
+		spin_unlock_irqrestore(&e->lock, flags);
+	}
 	adev_req_finish(req);
 	return HRTIMER_NORESTART;
-}
-
-/* Nothing is in service at unload; wait for a callback still returning. */
-void adev_engine_exit(struct adev_engine *e)
-{
-	hrtimer_cancel(&e->timer);
 }
 
 /*
@@ -237,7 +176,11 @@ void adev_engine_submit(struct adev_req *req, long res)
 	if (now) {
 		/* finished below */
 	} else if (adev_channel_free(e)) {
-		adev_serve(e, req);
+		e->busy++;
+		req->in_service = true;
+		list_add_tail(&req->serve, &e->serving);
+		adev_req_start_timer(req, req->service_ns);
+		trace_asyncdev_service_start(req->node, req, 0);
 	} else {
 		trace_asyncdev_chan_wait(req->node, req);
 		list_add_tail(&req->list, &e->waiting);
@@ -249,14 +192,12 @@ void adev_engine_submit(struct adev_req *req, long res)
 	}
 }
 
-/*
- * Complete @req from its own timer as soon as possible: it holds no channel
- * and is on no list.
- */
+/* Complete @req from its timer as soon as possible, outside any channel. */
 void adev_req_complete_now(struct adev_req *req, long res)
 {
 	req->res = res;
-	hrtimer_start(&req->timer, 0, HRTIMER_MODE_REL_SOFT);
+	req->in_service = false;
+	adev_req_start_timer(req, 0);
 }
 
 /*

@@ -121,10 +121,9 @@ err_stats:
 
 /*
  * No file is open (each holds a module reference), so no request is left;
- * stop the producer and the work item, wait for the engine's timer callback
- * that may still be returning from ki_complete, and (adev_exit) for a
- * request's own completion timer doing the same (softirq context, which
- * synchronize_rcu() waits for) before the request cache goes.
+ * stop the producer and the work item, then wait for a completion timer
+ * callback that may still be returning from ki_complete (softirq context,
+ * which synchronize_rcu() waits for) before the request cache goes.
  */
 static void adev_node_exit(struct adev_node *node)
 {
@@ -133,7 +132,6 @@ static void adev_node_exit(struct adev_node *node)
 		adev_fifo_exit(node);
 	else
 		adev_mem_exit(node);
-	adev_engine_exit(&node->engine);
 	adev_bad_exit(node);
 	WARN_ON(adev_stat_value(node, ADEV_STAT_IN_FLIGHT));
 	free_percpu(node->stats);
