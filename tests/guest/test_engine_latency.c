@@ -286,6 +286,48 @@ static void test_io_destroy_with_queued_requests_is_prompt(void **state)
 	close(fd);
 }
 
+/*
+ * The engine completes requests in the order of their deadlines, not of
+ * their submission: a 1 ms read submitted after a 400 ms one (two
+ * channels; a request keeps the service time drawn when it was submitted)
+ * completes first and long before the other, which still takes its 400 ms.
+ */
+static void test_short_request_overtakes_long_one(void **state)
+{
+	struct iocb cb[2], *pcb[2] = { &cb[0], &cb[1] };
+	struct io_event ev[2];
+	io_context_t ctx = 0;
+	int fd = open_node(MEM_PATH, O_RDWR);
+	uint64_t t_long, t_short, dt_short, dt_long;
+
+	(void)state;
+	prefill(fd, 2);
+	assert_int_equal(io_setup(2, &ctx), 0);
+	io_prep_pread(&cb[0], fd, bufs[0], SZ, 0);
+	io_prep_pread(&cb[1], fd, bufs[1], SZ, SZ);
+	node_config(fd, 400000000, 0, 2, 0);	/* 400 ms */
+	t_long = now_ns();
+	assert_int_equal(io_submit(ctx, 1, &pcb[0]), 1);
+	node_config(fd, 1000000, 0, 2, 0);	/* 1 ms */
+	t_short = now_ns();
+	assert_int_equal(io_submit(ctx, 1, &pcb[1]), 1);
+	get_all(ctx, 1, ev, 10000);
+	dt_short = now_ns() - t_short;
+	assert_ptr_equal(ev[0].obj, &cb[1]);
+	assert_int_equal((long)ev[0].res, SZ);
+	get_all(ctx, 1, ev + 1, 10000);
+	dt_long = now_ns() - t_long;
+	assert_ptr_equal(ev[1].obj, &cb[0]);
+	assert_int_equal((long)ev[1].res, SZ);
+	printf("# 1 ms read after a 400 ms one: %.3f ms; the 400 ms read: %.3f ms\n",
+	       ms(dt_short), ms(dt_long));
+	assert_true(dt_short >= 1000000u);
+	assert_true(dt_short < 200000000u);
+	assert_true(dt_long >= 400000000u);
+	io_destroy(ctx);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup(test_in_flight_counts_queued_requests, setup_reset),
 		cmocka_unit_test_setup(test_io_cancel_completes_waiting_requests_early, setup_reset),
 		cmocka_unit_test_setup(test_io_destroy_with_queued_requests_is_prompt, setup_reset),
+		cmocka_unit_test_setup(test_short_request_overtakes_long_one, setup_reset),
 	};
 
 	return cmocka_run_group_tests_name("engine_latency", tests, NULL, teardown_reset);
