@@ -169,14 +169,14 @@ static struct page *fifo_page(const struct adev_fifo *f, size_t i, size_t *off)
 }
 
 /*
- * Copy @n bytes at ring index @i (wrapping at the end of the ring) to @to,
- * page by page as fs/pipe.c does: hardened usercopy checks every copy from
- * a kmalloc or vmalloc pointer (__check_object_size: 6 % of a 64-byte
- * round trip's time under TCG), not a copy from a page. Returns the bytes
- * copied.
+ * Copy @n bytes at ring index @i (wrapping at the end of the ring) to
+ * @iter, or from it into the ring with @in, page by page as fs/pipe.c does:
+ * hardened usercopy checks every copy from a kmalloc or vmalloc pointer
+ * (__check_object_size: 6 % of a 64-byte round trip's time under TCG), not
+ * a copy from a page. Returns the bytes copied.
  */
-static size_t fifo_copy_out(const struct adev_fifo *f, size_t i, size_t n,
-			    struct iov_iter *to)
+static size_t fifo_copy(const struct adev_fifo *f, size_t i, size_t n,
+			struct iov_iter *iter, bool in)
 {
 	size_t done = 0;
 
@@ -185,7 +185,8 @@ static size_t fifo_copy_out(const struct adev_fifo *f, size_t i, size_t n,
 		struct page *page = fifo_page(f, i, &off);
 
 		want = min3(n - done, PAGE_SIZE - off, f->size - i);
-		c = copy_page_to_iter(page, off, want, to);
+		c = in ? copy_page_from_iter(page, off, want, iter) :
+			 copy_page_to_iter(page, off, want, iter);
 		done += c;
 		if (c < want)
 			break;
@@ -196,26 +197,16 @@ static size_t fifo_copy_out(const struct adev_fifo *f, size_t i, size_t n,
 	return done;
 }
 
-/* As fifo_copy_out, from @from into the ring. */
+static size_t fifo_copy_out(const struct adev_fifo *f, size_t i, size_t n,
+			    struct iov_iter *to)
+{
+	return fifo_copy(f, i, n, to, false);
+}
+
 static size_t fifo_copy_in(struct adev_fifo *f, size_t i, size_t n,
 			   struct iov_iter *from)
 {
-	size_t done = 0;
-
-	while (done < n) {
-		size_t off, want, c;
-		struct page *page = fifo_page(f, i, &off);
-
-		want = min3(n - done, PAGE_SIZE - off, f->size - i);
-		c = copy_page_from_iter(page, off, want, from);
-		done += c;
-		if (c < want)
-			break;
-		i += c;
-		if (i == f->size)
-			i = 0;
-	}
-	return done;
+	return fifo_copy(f, i, n, from, true);
 }
 
 /* Copy @n bytes into the ring @off bytes after the tail; under f->lock. */
