@@ -144,15 +144,9 @@ if grep -q '^ASYNCDEV-KMEMLEAK-BEGIN$' "$log"; then
 	fi
 fi
 
-# Failed: the kernel log, which the terminal did not show (the end of the
-# dump the guest printed, or of the console when there is none).
-if [ $fail -ne 0 ] && [ "${GUEST_CONSOLE:-}" != full ]; then
-	echo "----- kernel log, last 40 lines (all of it: $log) -----"
-	if [ -s "$out/$mode.dmesg" ]; then grep -v '^ASYNCDEV-DMESG-' "$out/$mode.dmesg" | tail -n 40
-	else tail -n 40 "$log"; fi
-	echo "-----"
-fi
-
+# The test a guest was running when it stopped without a result, if any.
+running=$(sed -n 's/^ASYNCDEV-TEST: //p' "$log" | tail -n 1)
+case "$running" in RUN\ *) running=${running#RUN } ;; *) running= ;; esac
 if [ "$mode" = check ]; then
 	echo
 	echo "Guest tests ($kernel):"
@@ -160,7 +154,18 @@ if [ "$mode" = check ]; then
 	grep -E '^ASYNCDEV-SUITE:' "$log" | sed 's/^ASYNCDEV-SUITE: /Guest suite: /' || true
 	# One line for make check's per-kernel summary.
 	suite=$(sed -n 's/^ASYNCDEV-SUITE: //p' "$log" | tail -n 1)
-	echo "Guest $krel: ${suite:-no suite result}, $([ $fail -eq 0 ] && echo PASSED || echo FAILED) in ${elapsed}s" > "$out/$mode.summary"
+	echo "Guest $krel: ${suite:-no suite result${running:+ (stopped in $running)}}, $([ $fail -eq 0 ] && echo PASSED || echo FAILED) in ${elapsed}s" > "$out/$mode.summary"
+fi
+# Failed: the kernel log, which the terminal did not show (the end of the
+# dump the guest printed, or of the console when there is none), last, so
+# that a log cut to its end still shows it; and the test that was running
+# when a guest stopped without its result.
+if [ $fail -ne 0 ] && [ "${GUEST_CONSOLE:-}" != full ]; then
+	echo "----- kernel log, last 40 lines (all of it: $log) -----"
+	if [ -s "$out/$mode.dmesg" ]; then grep -v '^ASYNCDEV-DMESG-' "$out/$mode.dmesg" | tail -n 40
+	else grep -v '^ASYNCDEV-TEST: ' "$log" | tail -n 40; fi
+	echo "-----"
+	if [ -n "$running" ]; then echo "run.sh: the guest stopped while running $running"; fi
 fi
 if [ "$mode" = demo ]; then
 	sed -n '/^ASYNCDEV-BENCH-JSON-BEGIN$/,/^ASYNCDEV-BENCH-JSON-END$/p' "$log" |
