@@ -137,8 +137,9 @@ add() {
 # (process 1 of each in the order added, then process 2, ...); records each
 # measurement's median process (the middle one by rate: for fio its clat,
 # lat and CPU figures are that process's own, so that they belong to its
-# IOPS) and min_iops/max_iops (min_ops_per_s/max_ops_per_s) of its
-# processes. Empties the group.
+# IOPS), min_iops/max_iops (min_ops_per_s/max_ops_per_s) of its processes
+# and all_iops (all_ops_per_s), every process's rate in the order they ran.
+# Empties the group.
 measure() {
 	run=$1 ifs=$IFS nl='
 '
@@ -168,16 +169,19 @@ measure() {
 		g_kind=$1 g_key=$2 g_cmd=$(cat "$g_f.cmd")
 		g_lo=$(sort -n "$g_f" | head -n 1 | cut -d' ' -f1)
 		g_hi=$(sort -n "$g_f" | tail -n 1 | cut -d' ' -f1)
+		g_all="[$(cut -d' ' -f1 "$g_f" | tr '\n' ',' | sed 's/,$//')]"
 		set -- $(sort -n "$g_f" | sed -n "$((($(wc -l < "$g_f") + 1) / 2))p")
 		case $g_kind in
 		fio_once)
 			record "$g_key" "$run" "$g_cmd" iops="$1" clat_us="$2" lat_us="$3" \
-				usr_pct="$4" sys_pct="$5" min_iops="$g_lo" max_iops="$g_hi" ;;
+				usr_pct="$4" sys_pct="$5" min_iops="$g_lo" max_iops="$g_hi" \
+				all_iops="$g_all" ;;
 		lib_once)
-			record "$g_key" "$run" "$g_cmd" iops="$1" min_iops="$g_lo" max_iops="$g_hi" ;;
+			record "$g_key" "$run" "$g_cmd" iops="$1" min_iops="$g_lo" max_iops="$g_hi" \
+				all_iops="$g_all" ;;
 		rt_once)
 			record "$g_key" "$run" "$g_cmd" ops_per_s="$1" \
-				min_ops_per_s="$g_lo" max_ops_per_s="$g_hi" ;;
+				min_ops_per_s="$g_lo" max_ops_per_s="$g_hi" all_ops_per_s="$g_all" ;;
 		esac
 	done
 	IFS=$ifs
