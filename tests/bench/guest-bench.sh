@@ -67,18 +67,19 @@ setmem() {	# setmem LATENCY_NS CHANNELS
 # Every throughput measurement (fio, bench_lib, bench_fifo rt|pread) runs,
 # per run, in $PROCS processes that share its time and records their
 # median with the processes' min..max. Under TCG one process's rate falls
-# in one of two modes ~1.6x apart, pipe and FIFO, fio and bench_lib alike,
-# and keeps it for the process's life (8 placements of the user buffer in
-# one process agree; what decides the mode is not known): one process per
-# run made P1, then P3, P6 and P7b a draw. 5 processes: the median is a
-# real process (odd count) and follows the slow mode only when 3 of 5 draw
-# it (0.21 if a process draws it with p = 1/3, 0.06 with p = 0.2, against p
+# in one of two modes ~1.6x apart, pipe and FIFO alike, fio too, and keeps
+# it for the process's life (8 placements of the user buffer in one
+# process agree; what decides the mode is not known): one process per run
+# made P1, then P3, P6 and P7b a draw. 5 processes: the median is a real
+# process (odd count) and follows the slow mode only when 3 of 5 draw it
+# (0.21 if a process draws it with p = 1/3, 0.06 with p = 0.2, against p
 # for one process), while each process still measures 0.8 s of the 4 s
-# (>= 4,000 I/Os at the slowest row, QD1 with 100 us latency). The price is
-# one ramp per process: 5 x (1 + 0.8) s instead of 1 + 4 s per
-# measurement. The processes of the measurements in one group (add) are
-# interleaved, A B C A B C ..., so that drift in the host hits asyncdev and
-# its peers alike.
+# (~3,000 I/Os at the slowest row, QD1 at 100 us latency: ~4,000 IOPS
+# under TCG, where a 100 us timer takes ~240 us). The price is one ramp
+# per process: 5 x (1 + 0.8) s instead of 1 + 4 s per measurement. The
+# processes of the measurements in one group (add) are interleaved,
+# A B C A B C ..., so that drift on the host hits asyncdev and its peers
+# alike.
 #
 # One process of measurement KEY, appending one line to $PD/KEY whose first
 # field is the rate the median is taken on, and the command to $PD/KEY.cmd:
