@@ -110,7 +110,7 @@ fio_once() {
 
 lib_once() {
 	echo "$PROCS x bench_lib $2 $3 $4 $PART $RAMP 4096 16777216" > "$PD/$1.cmd"
-	out=$($B/bench_lib "$2" "$3" "$4" "$PART" "$RAMP" 4096 16777216 2>&1) || {
+	out=$("$B/bench_lib" "$2" "$3" "$4" "$PART" "$RAMP" 4096 16777216 2>&1) || {
 		proc_fail "$1" "$out"; return; }
 	v=$(echo "$out" | sed -n 's/.*iops=\([0-9.]*\).*/\1/p')
 	[ -n "$v" ] || { proc_fail "$1" "no iops in: $out"; return; }
@@ -120,7 +120,7 @@ lib_once() {
 rt_once() {
 	part=$(awk "BEGIN { print $5 / $PROCS }")
 	echo "$PROCS x bench_fifo $2 $3 $part $4" > "$PD/$1.cmd"
-	out=$($B/bench_fifo "$2" "$3" "$part" "$4" 2>&1) || { proc_fail "$1" "$out"; return; }
+	out=$("$B/bench_fifo" "$2" "$3" "$part" "$4" 2>&1) || { proc_fail "$1" "$out"; return; }
 	v=$(echo "$out" | sed -n 's/.*ops_per_s=\([0-9]*\).*/\1/p')
 	[ -n "$v" ] || { proc_fail "$1" "no ops_per_s in: $out"; return; }
 	echo "$v" >> "$PD/$1"
@@ -141,6 +141,7 @@ add() {
 # IOPS), min_iops/max_iops (min_ops_per_s/max_ops_per_s) of its processes
 # and all_iops (all_ops_per_s), every process's rate in the order they ran.
 # Empties the group.
+# shellcheck disable=SC2046,SC2086 # the group, a spec and a line split into words
 measure() {
 	run=$1 ifs=$IFS nl='
 '
