@@ -10,7 +10,10 @@ Each row compares asyncdev with a peer measured in the same boot: the
 figures are medians over the runs with their min..max; the ratio is
 asyncdev's median / the peer's median, and its spread is the min..max of
 the per-run ratios (run i of asyncdev against run i of the peer, which ran
-right after it).
+right after it). Each run's figure of a throughput measurement is itself
+the median of several processes (guest-bench.sh, measure()); their
+min..max per run is kept (min_iops/max_iops, min_ops_per_s/max_ops_per_s)
+and shown with every measurement.
 """
 import argparse
 import json
@@ -126,6 +129,20 @@ def series(res, key, metric):
             if r["key"] == key and r.get(metric) is not None}
 
 
+def processes(res, key):
+    """[{run, min, max}] of one measurement's processes, per run (the
+    measurements that ran in several processes)."""
+    out = []
+    for r in res:
+        if r["key"] != key:
+            continue
+        for m in ("iops", "ops_per_s"):
+            lo, hi = r.get("min_" + m), r.get("max_" + m)
+            if lo is not None and hi is not None:
+                out.append({"run": r["run"], "min": lo, "max": hi})
+    return out
+
+
 def summary(vals):
     if not vals:
         return None
@@ -174,6 +191,7 @@ def build(meta, res):
             "target": f"{op} {target}", "target_op": op, "target_value": target,
             "met": met,
             "asyncdev_key": ka, "peer_key": kb,
+            "asyncdev_processes": processes(res, ka), "peer_processes": processes(res, kb),
             "commands": {"asyncdev": cmd_of(res, ka), "peer": cmd_of(res, kb)},
         })
     return rows
@@ -194,6 +212,8 @@ def extra_table(res):
             vals = [r[m] for r in rs if r.get(m) is not None]
             if vals:
                 d[m] = summary(vals)
+        if processes(res, k):
+            d["processes"] = processes(res, k)
         out.append(d)
     return out
 
@@ -298,11 +318,14 @@ def markdown(meta, rows, details, args, notes):
     L.append(f"- host: {args.host}")
     L.append(f"- guest kernel {meta.get('kernel', '?')}, {meta.get('cpus', '?')} vCPUs, "
              f"{meta.get('fio', 'fio ?')}; {meta.get('runs', '?')} runs of each measurement, "
-             f"fio runtime {meta.get('runtime_s', '?')} s after {meta.get('ramp_s', '?')} s ramp; "
+             f"fio and bench_lib: {meta.get('runtime_s', '?')} s measured per run in "
+             f"{meta.get('procs', 1)} processes, each after its own {meta.get('ramp_s', '?')} s "
+             f"ramp; "
              f"{meta.get('note', '')}; whole guest run {args.elapsed} s")
-    L.append("- figures: median (min..max) of the runs; ratio = asyncdev median / peer median "
-             "(min..max of per-run ratios). Absolute numbers under TCG mean little; ratios "
-             "from the same boot are the point.\n")
+    L.append("- figures: median (min..max) of the runs, a run's figure being the median of "
+             "its processes (the processes of the measurements compared ran interleaved); "
+             "ratio = asyncdev median / peer median (min..max of per-run ratios). Absolute "
+             "numbers under TCG mean little; ratios from the same boot are the point.\n")
     L.append("| # | comparison | asyncdev | peer | peer figure | ratio | target | met | "
              "baseline ratio |")
     L.append("|---|---|---|---|---|---|---|---|---|")
@@ -345,8 +368,9 @@ def markdown(meta, rows, details, args, notes):
     if notes:
         L.append("")
     L.append("## Every measurement\n")
-    L.append("| key | IOPS or ops/s | fio lat mean (us) | CPU usr+sys % | ns per IO | command |")
-    L.append("|---|---|---|---|---|---|")
+    L.append("| key | IOPS or ops/s | processes min..max, per run | fio lat mean (us) | "
+             "CPU usr+sys % | ns per IO | command |")
+    L.append("|---|---|---|---|---|---|---|")
     for d in details:
         thr = d.get("iops") or d.get("ops_per_s") or d.get("x")
         if "p50_ns" in d:
@@ -356,12 +380,14 @@ def markdown(meta, rows, details, args, notes):
         cpu = ""
         if "usr_pct" in d and "sys_pct" in d:
             cpu = f"{d['usr_pct']['median']:.0f}+{d['sys_pct']['median']:.0f}"
-        L.append(f"| {d['key']} | {thr_s} | {fmt_sum(d.get('lat_us'))} | {cpu} | "
+        procs = "; ".join(f"{fmt(p['min'])}..{fmt(p['max'])}"
+                          for p in sorted(d.get("processes", []), key=lambda p: p["run"]))
+        L.append(f"| {d['key']} | {thr_s} | {procs} | {fmt_sum(d.get('lat_us'))} | {cpu} | "
                  f"{fmt_sum(d.get('ns_per_io'))} | `{d['cmd']}` |")
     L.append("\nfio job files are in tests/bench/fio/ (the guest runs them from "
              "/opt/asyncdev/bench/fio/); bench_fifo and bench_lib are tests/bench/*.c/.cpp. "
              "Reproduce with `make bench` (or `tests/bench/run.sh`, env BENCH_RUNS, "
-             "BENCH_RUNTIME, BENCH_ONLY=\"P2 P3\").")
+             "BENCH_RUNTIME, BENCH_PROCS, BENCH_ONLY=\"P2 P3\").")
     return "\n".join(L) + "\n"
 
 

@@ -5,7 +5,9 @@
 # Environment: BUILD (default <repo>/build), KVER (tests/qemu/kver.sh),
 # KERNEL, MODULE, USERBUILD (default $BUILD/user, a configured top-level
 # CMake build that contains tests/bench), BENCH_RUNS (3), BENCH_RUNTIME
-# (seconds per fio run, 4), BENCH_RAMP (1), BENCH_ONLY (e.g. "P1 P5"),
+# (seconds measured per fio or bench_lib measurement and run, 4),
+# BENCH_RAMP (1, per process), BENCH_PROCS (processes per measurement and
+# run, 5; guest-bench.sh says why), BENCH_ONLY (e.g. "P1 P5"),
 # BENCH_MODPARAMS (asyncdev module parameters, e.g. "fifo_bytes=4096"),
 # GUEST_TIMEOUT (seconds, 1200), GUEST_SILENCE_TIMEOUT (seconds without
 # console output after launch, 60), QEMU_MEM (1G), ASYNCDEV_ACCEL
@@ -76,6 +78,7 @@ cat "$out/initramfs-base.cpio" "$out/initramfs-bench.cpio" > "$initrd"
 runs=${BENCH_RUNS:-3}
 append="console=ttyS0 loglevel=5 earlyprintk=serial,ttyS0 panic=-1 adevmode=bench adevbenchruns=$runs"
 append="$append adevbenchruntime=${BENCH_RUNTIME:-4} adevbenchramp=${BENCH_RAMP:-1}"
+[ -n "${BENCH_PROCS:-}" ] && append="$append adevbenchprocs=$BENCH_PROCS"
 # TCG marks the TSC unstable (unsynchronised vCPUs) and falls back to the
 # emulated HPET, which has no vDSO: every clock_gettime (fio takes several
 # per I/O) becomes a syscall plus an emulated MMIO read. tsc=reliable keeps
