@@ -408,7 +408,7 @@ struct adev_req {
 };
 
 /**
- * struct adev_rw_ops - what a node adds to adev_rw (faults.c)
+ * struct adev_rw_ops - what a node adds to adev_rw (rw.h)
  * @validate:	optional; the request's arguments, checked before fault
  *		injection (a device never sees an invalid request): 0 or
  *		-errno
@@ -455,8 +455,9 @@ int adev_flush(struct file *file, fl_owner_t id);
 u64 adev_prng_next(struct adev_engine *e);
 void adev_engine_draw(struct adev_node *node, bool write, size_t count,
 		      struct adev_draw *d);
-ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
-		const struct adev_rw_ops *ops);
+ssize_t adev_rw_armed(struct kiocb *iocb, struct iov_iter *iter, bool write,
+		      const struct adev_rw_ops *ops,
+		      const struct adev_submit *sub);
 void adev_engine_reseed(struct adev_engine *e, u64 seed);
 int adev_set_latency(struct adev_node *node, const struct asyncdev_latency *l);
 int adev_get_latency(struct adev_node *node, struct asyncdev_latency *l);

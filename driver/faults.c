@@ -174,78 +174,47 @@ static bool adev_stall_armed(struct adev_node *node, bool write)
 }
 
 /*
- * Any misbehaviour armed on @node: fault injection, a service time, stalls
- * or short transfers. Four words read without a lock, as each check below
- * does first: a request that raced with a change sees it or not.
+ * adev_rw() (rw.h) while something is armed on the node: fault injection,
+ * the node's device-side checks (@ops->check), io_uring's non-blocking
+ * attempt sent to its worker while stalls are armed, then the choices
+ * drawn for the request (stall, short transfer, service time). A stalled
+ * request is parked or waits here; any other is served by @ops->serve with
+ * its service time, through an iterator truncated to the short length if
+ * it was shortened and re-expanded afterwards (the caller sees its
+ * iterator advanced by what was moved).
  */
-static bool adev_misbehaving(const struct adev_node *node)
-{
-	const struct adev_engine *e = &node->engine;
-
-	return READ_ONCE(node->fault.cfg.mode) || READ_ONCE(e->slow) ||
-	       READ_ONCE(e->stall.when.dirs) || READ_ONCE(e->shrt.when.dirs);
-}
-
-/*
- * What read_iter and write_iter of both nodes do before the node moves any
- * data: the asyncdev_submit event, the node's argument checks
- * (@ops->validate: an invalid request never reaches the device), fault
- * injection, the node's device-side checks (@ops->check), io_uring's
- * non-blocking attempt sent to its worker while stalls are armed, then the
- * choices drawn for the request (stall, short transfer, service time);
- * while nothing is armed there is nothing to check nor draw, and the
- * request goes straight to @ops->serve. A stalled request is parked or
- * waits here; any other is served by
- * @ops->serve with its service time, through an iterator truncated to the
- * short length if it was shortened and re-expanded afterwards (the caller
- * sees its iterator advanced by what was moved).
- */
-ssize_t adev_rw(struct kiocb *iocb, struct iov_iter *iter, bool write,
-		const struct adev_rw_ops *ops)
+ssize_t adev_rw_armed(struct kiocb *iocb, struct iov_iter *iter, bool write,
+		      const struct adev_rw_ops *ops,
+		      const struct adev_submit *sub)
 {
 	struct adev_file *af = iocb->ki_filp->private_data;
 	struct adev_node *node = af->node;
 	size_t count = iov_iter_count(iter);
-	struct adev_submit sub = {};
 	struct adev_draw d;
-	bool armed;
 	ssize_t ret;
 
-	if (!count)
-		return 0;
-	trace_asyncdev_submit(node, iocb, iter, write, &sub);
-	if (ops->validate) {
-		ret = ops->validate(iocb, iter);
-		if (ret)
-			return ret;
-	}
-	armed = adev_misbehaving(node);
-	if (armed) {
-		ret = adev_fault_check(node);
-		if (ret)
-			return ret;
-	}
+	ret = adev_fault_check(node);
+	if (ret)
+		return ret;
 	if (ops->check) {
 		ret = ops->check(iocb, count, write);
 		if (ret)
 			return ret;
 	}
-	if (!armed)
-		return ops->serve(af, iocb, iter, write, 0, &sub);
 	/* Stalls on: io_uring's first, non-blocking attempt goes to io-wq. */
 	if (!is_sync_kiocb(iocb) && !adev_kiocb_is_aio(iocb) &&
 	    (iocb->ki_flags & IOCB_NOWAIT) && adev_stall_armed(node, write))
 		return -EAGAIN;
 	adev_engine_draw(node, write, count, &d);
 	if (d.stall) {
-		ret = adev_engine_stall(af, iocb, iter, write, &sub);
+		ret = adev_engine_stall(af, iocb, iter, write, sub);
 		if (ret != -EIOCBQUEUED)
-			trace_asyncdev_done(node, &sub, write, ret);
+			trace_asyncdev_done(node, sub, write, ret);
 		return ret;
 	}
 	if (d.short_len)
 		iov_iter_truncate(iter, d.short_len);
-	ret = ops->serve(af, iocb, iter, write, d.service_ns, &sub);
+	ret = ops->serve(af, iocb, iter, write, d.service_ns, sub);
 	if (d.short_len)
 		iov_iter_reexpand(iter, iov_iter_count(iter) +
 				  (count - d.short_len));

@@ -37,6 +37,7 @@
 #include <linux/vmalloc.h>
 
 #include "asyncdev.h"
+#include "rw.h"
 #include "trace.h"
 
 /* What a change of state calls for, done after fifo->lock is dropped. */
@@ -916,7 +917,7 @@ out:
 
 /*
  * read_iter and write_iter: fault injection and the choices drawn for the
- * request (faults.c: adev_rw), then fifo_serve_rw(). A shortened request
+ * request (rw.h: adev_rw), then fifo_serve_rw(). A shortened request
  * sees a truncated iterator: a short write is stored in one piece (it is at
  * most what was asked, so atomic if that was), never interleaved.
  */

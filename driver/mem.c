@@ -18,6 +18,7 @@
 #include <linux/vmalloc.h>
 
 #include "asyncdev.h"
+#include "rw.h"
 #include "trace.h"
 
 /* The sector size an O_DIRECT request must be aligned to. */
