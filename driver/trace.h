@@ -395,8 +395,8 @@ TRACE_EVENT_CONDITION(asyncdev_sigio,
 		  __entry->subscribers, __entry->level)
 );
 
-/* The producer appended record @seq; under fifo->lock. */
-TRACE_EVENT(asyncdev_produce,
+/* The producer's record @seq and the FIFO's level; under fifo->lock. */
+DECLARE_EVENT_CLASS(asyncdev_record,
 
 	TP_PROTO(const struct adev_fifo *f, u64 seq),
 
@@ -415,24 +415,20 @@ TRACE_EVENT(asyncdev_produce,
 	TP_printk("seq=%llu level=%llu", __entry->seq, __entry->level)
 );
 
-/* The producer dropped record @seq: no room; under fifo->lock. */
-TRACE_EVENT(asyncdev_overrun,
+/* The producer appended record @seq. */
+DEFINE_EVENT(asyncdev_record, asyncdev_produce,
 
 	TP_PROTO(const struct adev_fifo *f, u64 seq),
 
-	TP_ARGS(f, seq),
+	TP_ARGS(f, seq)
+);
 
-	TP_STRUCT__entry(
-		__field(u64, seq)
-		__field(u64, level)
-	),
+/* The producer dropped record @seq: no room. */
+DEFINE_EVENT(asyncdev_record, asyncdev_overrun,
 
-	TP_fast_assign(
-		__entry->seq = seq;
-		__entry->level = f->len + f->reserved + f->behind;
-	),
+	TP_PROTO(const struct adev_fifo *f, u64 seq),
 
-	TP_printk("seq=%llu level=%llu", __entry->seq, __entry->level)
+	TP_ARGS(f, seq)
 );
 
 /* Fault injection fails the current request with @err. */
