@@ -4,29 +4,8 @@
 # control plane round trip, feed -> watch in every mode, a short bench.
 # Runs with the module loaded (guest-suite.sh); POSIX sh (busybox).
 # Exits non-zero if any check fails; restores the device defaults.
-fails=0 checks=0
+. "$(dirname "$0")/lib.sh"
 out=/tmp/tt.out err=/tmp/tt.err
-
-ok() { checks=$((checks + 1)); echo "  ok   $*"; }
-bad() {
-	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
-	[ -s "$out" ] && sed -n '1,15s/^/       out: /p' "$out"
-	[ -s "$err" ] && sed -n '1,15s/^/       err: /p' "$err"
-	return 0
-}
-# expect RC DESCRIPTION CMD...: run CMD (stdout $out, stderr $err), check its exit status.
-expect() {
-	want=$1 desc=$2; shift 2
-	"$@" > "$out" 2> "$err"
-	rc=$?
-	if [ "$rc" = "$want" ]; then ok "$desc (exit $rc)"; return 0; fi
-	bad "$desc: exit $rc, expected $want"
-	return 1
-}
-# has FILE PATTERN DESCRIPTION: grep -E
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"; else bad "$3 (no '$2' in $(basename "$1"))"; fi
-}
 
 # wait_term_blocked PID: wait (up to 20 s) until PID blocks SIGTERM, i.e.
 # the watcher has set up its signalfd; a SIGTERM before that kills it
@@ -42,16 +21,8 @@ wait_term_blocked() {
 	return 1
 }
 
-restore() {
-	for d in /dev/asyncdev /dev/asyncmem; do
-		asyncdevctl -d $d set latency_ns=0 jitter_ns=0 channels=1 >/dev/null 2>&1
-		asyncdevctl -d $d fault off >/dev/null 2>&1
-	done
-	asyncdevctl set produce_hz=0 >/dev/null 2>&1
-	asyncdevctl flush >/dev/null 2>&1
-}
-trap restore EXIT
-restore
+trap restore_nodes EXIT
+restore_nodes
 
 echo "== conventions: --help, --version, bad arguments, missing device"
 for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench; do
@@ -277,6 +248,5 @@ has $out '^  sync pread\(2\), one after another +[0-9.]+ ms' "batch: sync time"
 has $out '^  libaio: one io_submit of all reads +[0-9.]+ ms' "batch: libaio time"
 has $out '^  io_uring: one io_uring_submit of all reads +[0-9.]+ ms' "batch: io_uring time"
 
-restore
-echo "test_tools: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+restore_nodes
+finish test_tools
