@@ -126,15 +126,19 @@ expect 0 "watch --duration ends without data" asyncdev-watch --mode epoll --dura
 expect 1 "watch --count not reached before --duration" asyncdev-watch --mode libaio --count 5 --duration 0.3 --quiet &&
 	has $err 'expected 5 records, got 0' "says what was missing"
 # SIGTERM: summary and exit 0, also with a read blocked in a helper thread.
-for m in blocking posix-aio; do
-	asyncdev-watch --mode $m --quiet > $out 2> $err &
-	wpid=$!
+# sigterm_ends DESC: SIGTERM to the watcher $wpid once it is ready: exit 0.
+sigterm_ends() {
 	wait_term_blocked $wpid
 	sleep 0.5
 	kill -TERM $wpid
 	wait $wpid
 	rc=$?
-	[ $rc = 0 ] && ok "watch --mode $m: SIGTERM -> exit 0" || bad "watch --mode $m: SIGTERM -> exit $rc"
+	[ $rc = 0 ] && ok "$1: SIGTERM -> exit 0" || bad "$1: SIGTERM -> exit $rc"
+}
+for m in blocking posix-aio; do
+	asyncdev-watch --mode $m --quiet > $out 2> $err &
+	wpid=$!
+	sigterm_ends "watch --mode $m"
 	has $out '^records +0 ' "watch --mode $m: summary after SIGTERM"
 done
 
@@ -143,12 +147,7 @@ asyncdevctl producer start 1000
 for m in sigio posix-aio libaio uring; do
 	asyncdev-watch --mode $m --quiet > $out 2> $err &
 	wpid=$!
-	wait_term_blocked $wpid
-	sleep 0.5
-	kill -TERM $wpid
-	wait $wpid
-	rc=$?
-	[ $rc = 0 ] && ok "watch --mode $m under load: SIGTERM -> exit 0" || bad "watch --mode $m under load: SIGTERM -> exit $rc"
+	sigterm_ends "watch --mode $m under load"
 	has $out '^records +[1-9][0-9]* ' "watch --mode $m under load: summary with records"
 	# A slow guest may not keep up with the producer: its drops show as
 	# seq gaps, which are then expected (as many runs as overruns at most).
