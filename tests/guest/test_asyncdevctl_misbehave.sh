@@ -3,29 +3,11 @@
 # short, badblocks): set, show (text and --json), what the device then does,
 # usage errors (exit 2) and refusals by the driver (exit 1).
 # POSIX sh (busybox); restores the defaults of every knob it touches.
-fails=0 checks=0
-out=/tmp/tm.out err=/tmp/tm.err
+. "$(dirname "$0")/lib.sh"
+out=/tmp/tm.out err=/tmp/tm.err out_lines=10 err_lines=10
 ctl=asyncdevctl
 M=/dev/asyncmem
 
-ok() { checks=$((checks + 1)); echo "  ok   $*"; }
-bad() {
-	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
-	[ -s "$out" ] && sed -n '1,10s/^/       out: /p' "$out"
-	[ -s "$err" ] && sed -n '1,10s/^/       err: /p' "$err"
-	return 0
-}
-expect() {
-	want=$1 desc=$2; shift 2
-	"$@" > "$out" 2> "$err"
-	rc=$?
-	if [ "$rc" = "$want" ]; then ok "$desc (exit $rc)"; return 0; fi
-	bad "$desc: exit $rc, expected $want"
-	return 1
-}
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"; else bad "$3 (no '$2' in $(basename "$1"))"; fi
-}
 command -v $ctl > /dev/null || ctl=/opt/asyncdev/bin/asyncdevctl
 
 expect 0 "latency set" $ctl -d $M latency r exp 100us 1ms 1000 20
@@ -81,5 +63,4 @@ expect 0 "badblocks clear-all" $ctl -d $M badblocks clear-all
 expect 0 "badblocks writes pass" $ctl -d $M badblocks writes pass
 expect 0 "seed reset" $ctl -d $M seed 0
 
-echo "$checks checks, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,29 +7,11 @@
 # readiness models are marked not applicable on asyncmem, that the JSON
 # parses (the tool's own strict reader: --plot-from), and that the device is
 # restored. POSIX sh (busybox); restores the device defaults.
-fails=0 checks=0
-out=/tmp/tbs.out err=/tmp/tbs.err json=/tmp/tbs.json
+. "$(dirname "$0")/lib.sh"
+out=/tmp/tbs.out err=/tmp/tbs.err json=/tmp/tbs.json out_lines=30
 
-ok() { checks=$((checks + 1)); echo "  ok   $*"; }
-bad() {
-	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
-	[ -s "$out" ] && sed -n '1,30s/^/       out: /p' "$out"
-	[ -s "$err" ] && sed -n '1,15s/^/       err: /p' "$err"
-	return 0
-}
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"; else bad "$3 (no '$2' in $(basename "$1"))"; fi
-}
-restore() {
-	for d in /dev/asyncdev /dev/asyncmem; do
-		asyncdevctl -d $d set latency_ns=0 jitter_ns=0 channels=1 >/dev/null 2>&1
-		asyncdevctl -d $d fault off >/dev/null 2>&1
-	done
-	asyncdevctl set produce_hz=0 >/dev/null 2>&1
-	asyncdevctl flush >/dev/null 2>&1
-}
-trap restore EXIT
-restore
+trap restore_nodes EXIT
+restore_nodes
 
 echo "== usage"
 asyncdev-bench --rate 1000 > $out 2> $err
@@ -103,7 +85,6 @@ rc=$?
 has $out '^uring +[1-9][0-9]* ' "uring row on the FIFO"
 if grep -q '/dev/asyncmem' $out; then bad "--same-device=fifo ran asyncmem"; else ok "no asyncmem part"; fi
 
-restore
+restore_nodes
 rm -f $json /tmp/tbs.bad.json /tmp/tbs.plot /tmp/tbs.png
-echo "test_bench_same_device: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+finish test_bench_same_device

@@ -4,29 +4,8 @@
 # control plane round trip, feed -> watch in every mode, a short bench.
 # Runs with the module loaded (guest-suite.sh); POSIX sh (busybox).
 # Exits non-zero if any check fails; restores the device defaults.
-fails=0 checks=0
+. "$(dirname "$0")/lib.sh"
 out=/tmp/tt.out err=/tmp/tt.err
-
-ok() { checks=$((checks + 1)); echo "  ok   $*"; }
-bad() {
-	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
-	[ -s "$out" ] && sed -n '1,15s/^/       out: /p' "$out"
-	[ -s "$err" ] && sed -n '1,15s/^/       err: /p' "$err"
-	return 0
-}
-# expect RC DESCRIPTION CMD...: run CMD (stdout $out, stderr $err), check its exit status.
-expect() {
-	want=$1 desc=$2; shift 2
-	"$@" > "$out" 2> "$err"
-	rc=$?
-	if [ "$rc" = "$want" ]; then ok "$desc (exit $rc)"; return 0; fi
-	bad "$desc: exit $rc, expected $want"
-	return 1
-}
-# has FILE PATTERN DESCRIPTION: grep -E
-has() {
-	if grep -Eq -- "$2" "$1"; then ok "$3"; else bad "$3 (no '$2' in $(basename "$1"))"; fi
-}
 
 # wait_term_blocked PID: wait (up to 20 s) until PID blocks SIGTERM, i.e.
 # the watcher has set up its signalfd; a SIGTERM before that kills it
@@ -42,16 +21,8 @@ wait_term_blocked() {
 	return 1
 }
 
-restore() {
-	for d in /dev/asyncdev /dev/asyncmem; do
-		asyncdevctl -d $d set latency_ns=0 jitter_ns=0 channels=1 >/dev/null 2>&1
-		asyncdevctl -d $d fault off >/dev/null 2>&1
-	done
-	asyncdevctl set produce_hz=0 >/dev/null 2>&1
-	asyncdevctl flush >/dev/null 2>&1
-}
-trap restore EXIT
-restore
+trap restore_nodes EXIT
+restore_nodes
 
 echo "== conventions: --help, --version, bad arguments, missing device"
 for t in asyncdevctl asyncdev-watch asyncdev-feed asyncdev-bench; do
@@ -155,15 +126,19 @@ expect 0 "watch --duration ends without data" asyncdev-watch --mode epoll --dura
 expect 1 "watch --count not reached before --duration" asyncdev-watch --mode libaio --count 5 --duration 0.3 --quiet &&
 	has $err 'expected 5 records, got 0' "says what was missing"
 # SIGTERM: summary and exit 0, also with a read blocked in a helper thread.
-for m in blocking posix-aio; do
-	asyncdev-watch --mode $m --quiet > $out 2> $err &
-	wpid=$!
+# sigterm_ends DESC: SIGTERM to the watcher $wpid once it is ready: exit 0.
+sigterm_ends() {
 	wait_term_blocked $wpid
 	sleep 0.5
 	kill -TERM $wpid
 	wait $wpid
 	rc=$?
-	[ $rc = 0 ] && ok "watch --mode $m: SIGTERM -> exit 0" || bad "watch --mode $m: SIGTERM -> exit $rc"
+	[ $rc = 0 ] && ok "$1: SIGTERM -> exit 0" || bad "$1: SIGTERM -> exit $rc"
+}
+for m in blocking posix-aio; do
+	asyncdev-watch --mode $m --quiet > $out 2> $err &
+	wpid=$!
+	sigterm_ends "watch --mode $m"
 	has $out '^records +0 ' "watch --mode $m: summary after SIGTERM"
 done
 
@@ -172,12 +147,7 @@ asyncdevctl producer start 1000
 for m in sigio posix-aio libaio uring; do
 	asyncdev-watch --mode $m --quiet > $out 2> $err &
 	wpid=$!
-	wait_term_blocked $wpid
-	sleep 0.5
-	kill -TERM $wpid
-	wait $wpid
-	rc=$?
-	[ $rc = 0 ] && ok "watch --mode $m under load: SIGTERM -> exit 0" || bad "watch --mode $m under load: SIGTERM -> exit $rc"
+	sigterm_ends "watch --mode $m under load"
 	has $out '^records +[1-9][0-9]* ' "watch --mode $m under load: summary with records"
 	# A slow guest may not keep up with the producer: its drops show as
 	# seq gaps, which are then expected (as many runs as overruns at most).
@@ -277,6 +247,5 @@ has $out '^  sync pread\(2\), one after another +[0-9.]+ ms' "batch: sync time"
 has $out '^  libaio: one io_submit of all reads +[0-9.]+ ms' "batch: libaio time"
 has $out '^  io_uring: one io_uring_submit of all reads +[0-9.]+ ms' "batch: io_uring time"
 
-restore
-echo "test_tools: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+restore_nodes
+finish test_tools

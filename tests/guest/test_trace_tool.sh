@@ -3,20 +3,8 @@
 # of /dev/asyncmem with a 1 ms service time, a FIFO read that waits for a
 # writer, a 16-read io_submit batch on one channel, and the JSON, exit
 # status and usage conventions. Runs with the module loaded (guest-suite.sh).
-fails=0 checks=0
-out=/tmp/ttr.out err=/tmp/ttr.err json=/tmp/ttr.json
-
-ok() { checks=$((checks + 1)); echo "  ok   $*"; }
-bad() {
-	checks=$((checks + 1)); fails=$((fails + 1)); echo "  FAIL $*"
-	[ -s "$out" ] && sed -n '1,40s/^/       out: /p' "$out"
-	[ -s "$err" ] && sed -n '1,15s/^/       err: /p' "$err"
-	return 0
-}
-check() {	# check DESCRIPTION TEST...
-	desc=$1; shift
-	if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
+. "$(dirname "$0")/lib.sh"
+out=/tmp/ttr.out err=/tmp/ttr.err json=/tmp/ttr.json out_lines=40
 reset() { asyncdevctl set latency_ns=0 jitter_ns=0 channels=1 >/dev/null &&
 	asyncdevctl -d /dev/asyncmem set latency_ns=0 jitter_ns=0 channels=1 >/dev/null; }
 reset
@@ -73,5 +61,4 @@ check "--duration without a command exits 0" [ $? = 0 ]
 check "the header counts events" grep -Eq '^asyncdev-trace: [0-9]+ events' "$out"
 
 reset
-echo "asyncdev-trace: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+finish asyncdev-trace

@@ -56,19 +56,16 @@ NOBODY=65534
 W=/tmp/trinity.$$
 fail=0 helper=
 
+# lib.sh for restore_nodes; this script has its own bad() (one fail flag,
+# no check count), defined after it.
+. "$(dirname "$0")/lib.sh"
 say() { echo "trinity: $*"; }
 bad() { say "FAIL $*"; fail=1; }
 
 restore() {
 	[ -n "$helper" ] && kill $helper 2>/dev/null && wait $helper 2>/dev/null
 	helper=
-	for d in /dev/asyncdev /dev/asyncmem; do
-		asyncdevctl -d $d set latency_ns=0 jitter_ns=0 channels=1 >/dev/null 2>&1
-		asyncdevctl -d $d fault off >/dev/null 2>&1
-		asyncdevctl -d $d reset >/dev/null 2>&1
-	done
-	asyncdevctl set produce_hz=0 >/dev/null 2>&1
-	asyncdevctl flush >/dev/null 2>&1
+	restore_nodes reset
 }
 cleanup() {
 	kill_nobody

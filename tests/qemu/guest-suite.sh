@@ -1,7 +1,8 @@
 #!/bin/sh
 # The guest test suite (runs inside QEMU as root from /init).
 #  1. module/*.sh: load-time checks, run with the module not loaded;
-#  2. insmod, then every guest_* program and *.sh script in tests/;
+#  2. insmod, then every guest_* program and *.sh script in tests/ (but
+#     lib.sh, the helpers the scripts source);
 #  3. rmmod, which must succeed.
 # Prints one "ASYNCDEV-TEST: PASS|FAIL|SKIP name" line per test and a summary.
 # adevonly=GLOB (ADEV_ONLY for run.sh) runs only the tests whose name matches.
@@ -60,6 +61,7 @@ if insmod "$KO" $adevargs; then
 	for t in "$T"/guest_* "$T"/*.sh; do
 		[ -e "$t" ] || continue
 		case "$t" in
+		*/lib.sh) ;;	# the scripts' shared helpers, not a test
 		*.sh) run "$(basename "$t" .sh)" sh "$t" ;;
 		*) run "$(basename "$t")" "$t" ;;
 		esac

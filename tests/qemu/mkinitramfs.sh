@@ -23,7 +23,8 @@ add_bin() {	# add_bin FILE DESTDIR
 	cp "$1" "$root/$2/"
 	bins+=("$1")
 }
-# Guest test programs and scripts.
+# Guest test programs and scripts (with lib.sh, which the scripts source
+# from their own directory and guest-suite.sh does not run).
 while IFS= read -r f; do add_bin "$f" opt/asyncdev/tests; done < <(
 	find "$ub/tests/guest" -type f -perm -u+x -name 'guest_*' 2>/dev/null | sort)
 for f in "$top"/tests/guest/*.sh; do [ -e "$f" ] && cp "$f" "$root/opt/asyncdev/tests/"; done
