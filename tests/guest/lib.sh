@@ -110,3 +110,29 @@ fio_run() {
 	rm -f "$fio_out" "$fio_out.err"
 	[ "$fio_ok" = 1 ]
 }
+
+# bounded SECS CMD...: run CMD (with the caller's redirections); if it is
+# still running after SECS seconds, write its state, wait channel and
+# kernel stack, and those of its children, to stderr, SIGKILL it and
+# return 124; else CMD's status. A hung tool then fails its own check with
+# what it was doing, instead of holding the suite until its time limit.
+bounded() {
+	b_secs=$1; shift
+	"$@" &
+	b_pid=$! b_n=0
+	while kill -0 $b_pid 2>/dev/null; do
+		if [ $b_n -ge $((b_secs * 10)) ]; then
+			echo "HUNG after ${b_secs}s: $*" >&2
+			for b_p in $b_pid $(cat /proc/$b_pid/task/*/children 2>/dev/null); do
+				echo "pid $b_p ($(cat /proc/$b_p/comm 2>/dev/null)): state $(cut -d' ' -f3 /proc/$b_p/stat 2>/dev/null), wchan $(cat /proc/$b_p/wchan 2>/dev/null), syscall $(cut -d' ' -f1 /proc/$b_p/syscall 2>/dev/null)" >&2
+				sed 's/^/    /' /proc/$b_p/stack >&2 2>/dev/null
+			done
+			kill -9 $b_pid 2>/dev/null
+			wait $b_pid 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+		b_n=$((b_n + 1))
+	done
+	wait $b_pid
+}
