@@ -261,6 +261,18 @@ def explain(rows, details):
     if missed("P3c") and nb32 and nb1 and qd1:
         notes["P3c"] = (f"null_blk scales {nb32 / nb1:.1f}x, asyncmem "
                         f"{(lat32 or 0) / qd1:.1f}x.")
+    nb_cpu = m("nullb_libaio_qd32", "cpu_ns_per_io")
+    if missed("P2") and inline_cpu and nb_cpu:
+        split = ""
+        mu, ms = m("mem_libaio_qd32", "usr_pct"), m("mem_libaio_qd32", "sys_pct")
+        nu, ns = m("nullb_libaio_qd32", "usr_pct"), m("nullb_libaio_qd32", "sys_pct")
+        if None not in (mu, ms, nu, ns) and mu + ms and nu + ns:
+            split = (f" (user/kernel {mu / (mu + ms) * inline_cpu / 1000:.1f}/"
+                     f"{ms / (mu + ms) * inline_cpu / 1000:.1f} us against "
+                     f"{nu / (nu + ns) * nb_cpu / 1000:.1f}/{ns / (nu + ns) * nb_cpu / 1000:.1f} us)")
+        notes["P2"] = (f"both are CPU-bound: an I/O costs {inline_cpu / 1000:.1f} us of CPU on "
+                       f"asyncmem and {nb_cpu / 1000:.1f} us on null_blk{split}; 1.0 needs "
+                       f"asyncmem's I/O under {nb_cpu / 1000:.1f} us.")
     one, two = m("mem_libaio_qd32", "cpu_ns_per_io"), m("mem_libaio_qd32_2j", "cpu_ns_per_io")
     nb_s = m("nullb_2j_scaling", "x")
     if (missed("P8") or missed("P8b")) and one and two:
