@@ -50,7 +50,7 @@ void usage()
         "\n"
         "Options:\n"
         "  -d, --duration SEC   without COMMAND: record for SEC seconds (default 5;\n"
-        "                       SIGINT stops early)\n"
+        "                       SIGINT or SIGTERM stops early, a second one at once)\n"
         "  -n, --requests N     request lines to print (default 50; 0: none)\n"
         "  -v, --events         print every event of each printed request\n"
         "  -j, --json FILE      write the requests and the breakdown as JSON ('-': stdout)\n"
@@ -433,8 +433,21 @@ std::vector<PlotRow> plot_rows_from(const std::string& file)
     return rows;
 }
 
+// The first SIGINT or SIGTERM ends the recording (the report follows);
+// a second one ends the program at once, as the default action would, so
+// that a read of the trace buffer that does not return (its system calls
+// restart after this handler) cannot outlive a caller's SIGTERM and
+// SIGKILL-less timeout. signal() and raise() are async-signal-safe.
 volatile sig_atomic_t stop_flag = 0;
-void on_sigint(int) { stop_flag = 1; }
+void on_sigint(int sig)
+{
+    if (stop_flag) {
+        std::signal(sig, SIG_DFL);
+        std::raise(sig);
+        return;
+    }
+    stop_flag = 1;
+}
 
 // The tracefs instance, removed again on every exit path.
 struct Capture {

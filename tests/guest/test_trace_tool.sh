@@ -63,6 +63,28 @@ check "an unknown path is a usage error (exit 2)" [ $? = 2 ]
 bounded 120 asyncdev-trace -d 0.2 -q > "$out" 2> "$err"
 check "--duration without a command exits 0" [ $? = 0 ]
 check "the header counts events" grep -Eq '^asyncdev-trace: [0-9]+ events' "$out"
+# SIGTERM while recording for 60 s ends the recording, and the report
+# follows (exit 0). Sent once tracing is on in its instance: the handler
+# is installed before that.
+asyncdev-trace -d 60 -q > "$out" 2> "$err" &
+p=$!
+on=/sys/kernel/tracing/instances/asyncdev-trace/tracing_on
+i=0
+while [ $i -lt 200 ] && [ "$(cat $on 2>/dev/null)" != 1 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $p
+i=0
+while [ $i -lt 300 ] && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $p 2>/dev/null; then
+	kill -9 $p
+	wait $p
+	bad "SIGTERM during --duration 60: still running 30 s later"
+else
+	wait $p
+	rc=$?
+	check "SIGTERM during --duration 60: report and exit 0 (exit $rc)" [ $rc = 0 ]
+	check "SIGTERM during --duration 60: the header counts events" \
+		grep -Eq '^asyncdev-trace: [0-9]+ events' "$out"
+fi
 
 reset
 finish asyncdev-trace
