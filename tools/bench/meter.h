@@ -58,8 +58,7 @@ public:
             return false;
         }
         if ((idx & 31) == 0) {
-            if (check_interrupt() ||
-                (started_.load() && now - start_ns_.load() > max_ns_)) {
+            if (check_interrupt() || over_time(now)) {
                 finish(now);
                 return false;
             }
@@ -74,8 +73,7 @@ public:
     bool poll_stop()
     {
         const std::uint64_t now = tool::now_ns();
-        if (check_interrupt() || now - begin_ns_ > max_ns_ + 10000000000ull ||
-            (started_.load() && now - start_ns_.load() > max_ns_))
+        if (check_interrupt() || now - begin_ns_ > max_ns_ + 10000000000ull || over_time(now))
             finish(now);
         return finished();
     }
@@ -113,6 +111,19 @@ public:
 private:
     /// Once: at the end of the warm-up, or from finish() if it came first
     /// (two threads can get here at the same time).
+    /// The measured part has run longer than --max-time at `now`. Another
+    /// thread's completion may have started it at a later time than `now`
+    /// (each passes the time it read at its own completion): that is not
+    /// over time, and the unsigned difference must not wrap around (it
+    /// did: the blocking model's four threads ended a run after 15 of its
+    /// 200 operations, at "0 ops/s").
+    bool over_time(std::uint64_t now) const
+    {
+        if (!started_.load())
+            return false;
+        const std::uint64_t t0 = start_ns_.load();
+        return now > t0 && now - t0 > max_ns_;
+    }
     void start(std::uint64_t now)
     {
         if (start_claimed_.exchange(true))
