@@ -108,12 +108,7 @@ elif [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 fi
 result=$(sed -n 's/^ASYNCDEV-GUEST-RESULT: //p' "$log" | tail -n 1)
 [ "$result" = 0 ] || { echo "bench: FAIL: guest result '${result:-none}'"; fail=1; }
-sed -n '/^ASYNCDEV-DMESG-BEGIN$/,/^ASYNCDEV-DMESG-END$/p' "$log" > "$out/dmesg.txt"
-bad='BUG:|WARNING:|Oops|general protection fault|list corruption|refcount_t:|soft lockup|hard LOCKUP|rcu_.*stall|Call Trace:|kernel BUG'
-if grep -Eq "$bad" "$out/dmesg.txt"; then
-	echo "bench: FAIL: the guest kernel log reports problems (see $out/dmesg.txt):"
-	grep -En "$bad" "$out/dmesg.txt" | head -n 10; fail=1
-fi
+"$top/tests/qemu/klog-check.sh" bench "$log" "$out/dmesg.txt" "$accel_args" || fail=1
 sed -n '/^ASYNCDEV-BENCH-JSON-BEGIN$/,/^ASYNCDEV-BENCH-JSON-END$/p' "$log" |
 	grep '^{' > "$out/results.jsonl" || true
 if [ ! -s "$out/results.jsonl" ]; then
