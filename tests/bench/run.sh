@@ -11,7 +11,10 @@
 # BENCH_MODPARAMS (asyncdev module parameters, e.g. "fifo_bytes=4096"),
 # GUEST_TIMEOUT (seconds, 1200), GUEST_SILENCE_TIMEOUT (seconds without
 # console output after launch, 60), QEMU_MEM (1G), ASYNCDEV_ACCEL
-# (auto|kvm|tcg, tests/qemu/accel.sh).
+# (auto|kvm|tcg, tests/qemu/accel.sh), ASYNCDEV_TCG_THREAD (multi here:
+# the figures are measured with the two vCPUs running in parallel, as
+# they have been since the first baseline; tests/qemu/accel.sh says why
+# every other guest runs single).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$top/build}
@@ -25,7 +28,7 @@ mkdir -p "$out"
 [ -r "$kernel" ] || { echo "bench: no kernel image $kernel (make deps)" >&2; exit 1; }
 [ -r "$module" ] || { echo "bench: no module $module (make module)" >&2; exit 1; }
 # The accelerator every guest launch uses (tests/qemu/accel.sh says why).
-accel_args=$("$top/tests/qemu/accel.sh") || exit 1
+accel_args=$(ASYNCDEV_TCG_THREAD=${ASYNCDEV_TCG_THREAD:-multi} "$top/tests/qemu/accel.sh") || exit 1
 read -r -a accel <<< "$accel_args"
 case $accel_args in
 *kvm*) accel_name="KVM ($accel_args)" ;;

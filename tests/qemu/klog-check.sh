@@ -33,7 +33,7 @@ klog_all() {
 # the check and counted; anything else in it would still fail.
 tcgdb_re='WARNING: .* at arch/x86/kernel/traps\.c:[0-9]+ exc_debug_kernel'
 tcg=0
-case " $accel " in *" tcg "*) tcg=1 ;; esac
+case " $accel " in *" tcg "* | *" tcg,"*) tcg=1 ;; esac
 klog() {
 	if [ $tcg = 0 ]; then klog_all; return; fi
 	klog_all | RE=$tcgdb_re awk '
