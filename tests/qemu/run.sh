@@ -113,51 +113,7 @@ elif [ "$result" != 0 ]; then
 fi
 
 # The kernel log must be clean.
-bad='BUG:|WARNING:|Oops|general protection fault|list_add corruption|list_del corruption|list corruption|refcount_t:|blocked for more than|soft lockup|hard LOCKUP|rcu_.*stall|self-detected stall|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|lock held when returning|Call Trace:|kernel BUG|unreferenced object'
-# A debug facility that switches itself off stops checking: that fails too.
-bad="$bad|kmemleak: .*[Dd]isabled|ODEBUG: Out of memory|turning off the locking correctness validator|Disabling lock debugging"
-sed -n '/^ASYNCDEV-DMESG-BEGIN$/,/^ASYNCDEV-DMESG-END$/p' "$log" > "$out/$mode.dmesg"
-# Kernel messages printed on the console during the run (timestamped lines
-# outside the final dump) count too: a long run may overflow the log buffer.
-klog_all() {
-	cat "$out/$mode.dmesg"
-	sed '/^ASYNCDEV-DMESG-BEGIN$/,/^ASYNCDEV-DMESG-END$/d' "$log" |
-		grep -E '^\[ *[0-9]+\.[0-9]+\] ' || true
-}
-# Under TCG only, one report is the emulator's, not the guest's: a WARNING
-# in exc_debug_kernel (arch/x86/kernel/traps.c), a single-step #DB in
-# kernel mode that no kernel code asked for, raised with an EFLAGS whose
-# reserved bits are set (b990230a, c1e86b82), which no popf or iret can
-# load; seen twice on 6.12 (once under null_blk, once under asyncmem),
-# both in kmem_cache_alloc. Such a block (cut here .. end trace) is left
-# out of the check and counted; anything else in it would still fail.
-tcg=0
-case " ${accel[*]} " in *" tcg "*) tcg=1 ;; esac
-klog() {
-	if [ $tcg = 0 ]; then klog_all; return; fi
-	klog_all | awk '
-	/------------\[ cut here \]------------/ { n = 0; inblk = 1 }
-	inblk { blk[n++] = $0
-		if ($0 ~ /---\[ end trace/) {
-			inblk = 0
-			if (!tcgdb) for (i = 0; i < n; i++) print blk[i]
-			tcgdb = 0
-		}
-		if ($0 ~ /WARNING: .* at arch\/x86\/kernel\/traps\.c:[0-9]+ exc_debug_kernel/) tcgdb = 1
-		next }
-	{ print }
-	END { if (inblk) for (i = 0; i < n; i++) print blk[i] }'
-}
-tcg_db=$(grep -Ec 'WARNING: .* at arch/x86/kernel/traps\.c:[0-9]+ exc_debug_kernel' "$out/$mode.dmesg" || true)
-if [ $tcg = 1 ] && [ "$tcg_db" != 0 ]; then
-	echo "run.sh: note: $tcg_db TCG debug-exception warning(s) (exc_debug_kernel, EFLAGS with reserved bits set) left out of the kernel-log check; see $out/$mode.dmesg"
-fi
-if [ ! -s "$out/$mode.dmesg" ]; then
-	echo "run.sh: FAIL: no kernel log from the guest"; fail=1
-elif klog | grep -Eq "$bad"; then
-	echo "run.sh: FAIL: the guest kernel log reports problems:"
-	klog | grep -En "$bad" | head -n 20; fail=1
-fi
+"$top/tests/qemu/klog-check.sh" run.sh "$log" "$out/$mode.dmesg" "${accel[*]}" || fail=1
 # kmemleak (debug kernel): /init scans before the first insmod and clears
 # what boot left, then scans twice at the end; the report must be empty.
 if grep -q '^ASYNCDEV-KMEMLEAK-BEGIN$' "$log"; then
