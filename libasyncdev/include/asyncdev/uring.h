@@ -50,7 +50,10 @@ namespace asyncdev {
 ///     using F = asyncdev::Uring::FixedFile;
 ///     using B = asyncdev::Uring::FixedBuffer;
 ///     io.read(F{0}, B{0}, std::span(mem).subspan(4096, 4096), off, cb);
+///     io.readv(F{0}, iovecs, off, cb, 50ms);         // with a linked timeout
 ///     io.submit();
+///     // in a coroutine (task.h): the same arguments before the span
+///     co_await asyncdev::async_read(io, F{0}, B{0}, span, off);
 ///
 /// One set of each at a time (as in the kernel). Preconditions, checked in
 /// every build (std::logic_error and its subclasses, nothing submitted):
@@ -115,7 +118,8 @@ public:
     /// (time spent in the userspace backlog does not count), the kernel
     /// cancels it and the callback gets -ETIMEDOUT; a request that
     /// completed anyway reports its real result. cancel() still gives
-    /// -ECANCELED.
+    /// -ECANCELED. The FixedFile / FixedBuffer forms below take a timeout
+    /// as their last parameter.
     RequestId read(int fd, std::span<std::byte> buf, std::uint64_t offset, Completion done,
                    std::chrono::nanoseconds timeout);
     RequestId write(int fd, std::span<const std::byte> buf, std::uint64_t offset,
