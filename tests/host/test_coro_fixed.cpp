@@ -3,9 +3,7 @@
 // cancelling and a (kernel, linked) timeout bounding one waiting on an
 // empty pipe, unregistration refused while a coroutine is suspended on one,
 // and preconditions leaving the co_await with nothing submitted.
-#include "test_util.h"
-
-#include <asyncdev/uring.h>
+#include "uring_test_util.h"
 
 #include <array>
 #include <stdexcept>
@@ -27,16 +25,6 @@ static_assert(!asyncdev::detail::native_timeouts_v<asyncdev::IoEngine, std::tupl
 
 namespace {
 
-struct RegBuf {
-    explicit RegBuf(Uring& io, std::size_t n) : mem(n)
-    {
-        const iovec v{mem.data(), mem.size()};
-        io.register_buffers(std::span(&v, 1));
-    }
-    std::span<std::byte> span(std::size_t off, std::size_t n) { return {mem.data() + off, n}; }
-    std::vector<std::byte> mem;
-};
-
 /// One Uring with slot 0 = `fd` and one registered buffer of 8 KiB.
 struct Fixture {
     asyncdev::Loop loop;
@@ -44,19 +32,6 @@ struct Fixture {
     RegBuf rb{io, 8192};
     explicit Fixture(int fd) { io.register_files(std::array{fd}); }
 };
-
-template <class E, class Fn>
-void expect_throw(Fn f, const char* text)
-{
-    try {
-        f();
-    } catch (const E& e) {
-        if (!std::strstr(e.what(), text))
-            fail_msg("message '%s' lacks '%s'", e.what(), text);
-        return;
-    }
-    fail_msg("no exception (expected one containing '%s')", text);
-}
 
 } // namespace
 

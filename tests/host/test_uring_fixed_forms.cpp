@@ -3,9 +3,7 @@
 // new file), linked timeouts on FixedFile / FixedBuffer / both (-ETIMEDOUT
 // on an empty pipe, the bytes when data comes in time), and their
 // preconditions (thrown before anything is prepared or submitted).
-#include "test_util.h"
-
-#include <asyncdev/uring.h>
+#include "uring_test_util.h"
 
 #include <array>
 #include <functional>
@@ -19,38 +17,6 @@ using F = Uring::FixedFile;
 using B = Uring::FixedBuffer;
 
 namespace {
-
-constexpr ssize_t pending = -100000;
-
-struct RegBuf {
-    explicit RegBuf(Uring& io, std::size_t n) : mem(n)
-    {
-        const iovec v{mem.data(), mem.size()};
-        io.register_buffers(std::span(&v, 1));
-    }
-    std::span<std::byte> span(std::size_t off, std::size_t n) { return {mem.data() + off, n}; }
-    std::vector<std::byte> mem;
-};
-
-ssize_t wait_result(asyncdev::Loop& loop, const ssize_t& res)
-{
-    if (!run_until(loop, [&] { return res != pending; }))
-        fail_msg("request did not complete");
-    return res;
-}
-
-template <class E, class Fn>
-void expect_throw(Fn f, const char* text)
-{
-    try {
-        f();
-    } catch (const E& e) {
-        if (!std::strstr(e.what(), text))
-            fail_msg("message '%s' lacks '%s'", e.what(), text);
-        return;
-    }
-    fail_msg("no exception (expected one containing '%s')", text);
-}
 
 std::vector<std::byte> pread_all(int fd, std::size_t n, off_t off)
 {
