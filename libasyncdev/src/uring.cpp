@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -84,14 +85,15 @@ public:
         r->ts.tv_nsec = timeout.count() % 1'000'000'000;
     }
 
-    /// A prepared read or write on a registered file and/or into a
-    /// registered buffer; the preconditions were checked by the caller
-    /// (check_file, check_buffer), so nothing here throws after prepare()
-    /// but std::bad_alloc from it.
+    /// A prepared request on a registered file and/or into a registered
+    /// buffer (buf_index >= 0), with a linked timeout if `timeout` > 0;
+    /// the preconditions were checked by the caller (check_fixed), so
+    /// nothing here throws after prepare() but std::bad_alloc from it.
     RequestId prepare_fixed(detail::Request::Op op, bool fixed_file, int fd, int buf_index,
-                            void* buf, std::size_t len, std::uint64_t off, Completion done)
+                            void* buf, std::size_t len, std::span<const iovec> iov,
+                            std::uint64_t off, Completion done, std::chrono::nanoseconds timeout)
     {
-        const RequestId id = prepare(op, fd, buf, len, {}, off, std::move(done));
+        const RequestId id = prepare(op, fd, buf, len, iov, off, std::move(done));
         Request* r = find(id);
         if (fixed_file) {
             r->fixed_file = true;
@@ -101,7 +103,25 @@ public:
             r->buf_index = buf_index;
             r->buf_use = detail::UseCount(buffer_users);
         }
+        if (timeout.count() > 0)
+            set_timeout(id, timeout);
         return id;
+    }
+
+    /// Every precondition of a fixed form, checked before anything is
+    /// prepared: the thread, the timeout (>= 0; 0: none), the file index
+    /// (if `file`) and the buffer index and span (if `reg`).
+    void check_fixed(const char* call, std::chrono::nanoseconds timeout,
+                     std::optional<FixedFile> file, std::optional<FixedBuffer> reg = {},
+                     const void* p = nullptr, std::size_t n = 0) const
+    {
+        check_thread(call);
+        if (timeout.count() < 0)
+            throw std::invalid_argument(std::string(call) + ": negative timeout");
+        if (file)
+            check_file(*file, call);
+        if (reg)
+            check_buffer(*reg, p, n, call);
     }
 
     /// Preconditions of a request on a registered file / into a registered
@@ -466,64 +486,75 @@ void Uring::register_buffers(std::span<const iovec> bufs, std::error_code& ec)
 void Uring::unregister_buffers() { impl_->unregister_buffers(); }
 std::size_t Uring::registered_buffers() const noexcept { return impl_->registered_buffers(); }
 
-RequestId Uring::read(FixedFile file, std::span<std::byte> buf, std::uint64_t off, Completion cb)
+namespace {
+using Op = detail::Request::Op;
+int file_fd(Uring::FixedFile f) noexcept { return static_cast<int>(f.index); }
+int buf_index(Uring::FixedBuffer b) noexcept { return static_cast<int>(b.index); }
+std::byte* mut(const std::byte* p) noexcept { return const_cast<std::byte*>(p); }
+} // namespace
+
+RequestId Uring::read(FixedFile file, std::span<std::byte> buf, std::uint64_t off, Completion cb,
+                      std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::read");
-    impl_->check_file(file, "asyncdev::Uring::read");
-    return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
-                                -1, buf.data(), buf.size(), off, std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::read", timeout, file);
+    return impl_->prepare_fixed(Op::read, true, file_fd(file), -1, buf.data(), buf.size(), {},
+                                off, std::move(cb), timeout);
 }
 
 RequestId Uring::write(FixedFile file, std::span<const std::byte> buf, std::uint64_t off,
-                       Completion cb)
+                       Completion cb, std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::write");
-    impl_->check_file(file, "asyncdev::Uring::write");
-    return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),
-                                -1, const_cast<std::byte*>(buf.data()), buf.size(), off,
-                                std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::write", timeout, file);
+    return impl_->prepare_fixed(Op::write, true, file_fd(file), -1, mut(buf.data()), buf.size(),
+                                {}, off, std::move(cb), timeout);
 }
 
 RequestId Uring::read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::uint64_t off,
-                      Completion cb)
+                      Completion cb, std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::read");
-    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
-    return impl_->prepare_fixed(detail::Request::Op::read, false, fd,
-                                static_cast<int>(reg.index), buf.data(), buf.size(), off,
-                                std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::read", timeout, {}, reg, buf.data(), buf.size());
+    return impl_->prepare_fixed(Op::read, false, fd, buf_index(reg), buf.data(), buf.size(), {},
+                                off, std::move(cb), timeout);
 }
 
 RequestId Uring::write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
-                       std::uint64_t off, Completion cb)
+                       std::uint64_t off, Completion cb, std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::write");
-    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
-    return impl_->prepare_fixed(detail::Request::Op::write, false, fd,
-                                static_cast<int>(reg.index), const_cast<std::byte*>(buf.data()),
-                                buf.size(), off, std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::write", timeout, {}, reg, buf.data(), buf.size());
+    return impl_->prepare_fixed(Op::write, false, fd, buf_index(reg), mut(buf.data()),
+                                buf.size(), {}, off, std::move(cb), timeout);
 }
 
 RequestId Uring::read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
-                      std::uint64_t off, Completion cb)
+                      std::uint64_t off, Completion cb, std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::read");
-    impl_->check_file(file, "asyncdev::Uring::read");
-    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::read");
-    return impl_->prepare_fixed(detail::Request::Op::read, true, static_cast<int>(file.index),
-                                static_cast<int>(reg.index), buf.data(), buf.size(), off,
-                                std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::read", timeout, file, reg, buf.data(), buf.size());
+    return impl_->prepare_fixed(Op::read, true, file_fd(file), buf_index(reg), buf.data(),
+                                buf.size(), {}, off, std::move(cb), timeout);
 }
 
 RequestId Uring::write(FixedFile file, FixedBuffer reg, std::span<const std::byte> buf,
-                       std::uint64_t off, Completion cb)
+                       std::uint64_t off, Completion cb, std::chrono::nanoseconds timeout)
 {
-    impl_->check_thread("asyncdev::Uring::write");
-    impl_->check_file(file, "asyncdev::Uring::write");
-    impl_->check_buffer(reg, buf.data(), buf.size(), "asyncdev::Uring::write");
-    return impl_->prepare_fixed(detail::Request::Op::write, true, static_cast<int>(file.index),
-                                static_cast<int>(reg.index), const_cast<std::byte*>(buf.data()),
-                                buf.size(), off, std::move(cb));
+    impl_->check_fixed("asyncdev::Uring::write", timeout, file, reg, buf.data(), buf.size());
+    return impl_->prepare_fixed(Op::write, true, file_fd(file), buf_index(reg), mut(buf.data()),
+                                buf.size(), {}, off, std::move(cb), timeout);
+}
+
+RequestId Uring::readv(FixedFile file, std::span<const iovec> iov, std::uint64_t off,
+                       Completion cb, std::chrono::nanoseconds timeout)
+{
+    impl_->check_fixed("asyncdev::Uring::readv", timeout, file);
+    return impl_->prepare_fixed(Op::readv, true, file_fd(file), -1, nullptr, 0, iov, off,
+                                std::move(cb), timeout);
+}
+
+RequestId Uring::writev(FixedFile file, std::span<const iovec> iov, std::uint64_t off,
+                        Completion cb, std::chrono::nanoseconds timeout)
+{
+    impl_->check_fixed("asyncdev::Uring::writev", timeout, file);
+    return impl_->prepare_fixed(Op::writev, true, file_fd(file), -1, nullptr, 0, iov, off,
+                                std::move(cb), timeout);
 }
 
 std::unique_ptr<Uring> Uring::create(Loop& loop, unsigned depth, std::error_code& ec)

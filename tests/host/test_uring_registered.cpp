@@ -3,9 +3,7 @@
 // preconditions (nothing submitted when one fails); a registration outliving
 // the fd it was made from; unregistration refused while requests use it;
 // RLIMIT_MEMLOCK; destruction and fork with registrations.
-#include "test_util.h"
-
-#include <asyncdev/uring.h>
+#include "uring_test_util.h"
 
 #include <array>
 #include <stdexcept>
@@ -24,40 +22,6 @@ using F = Uring::FixedFile;
 using B = Uring::FixedBuffer;
 
 namespace {
-
-constexpr ssize_t pending = -100000;
-
-/// One registered buffer of `n` bytes (vector storage).
-struct RegBuf {
-    explicit RegBuf(Uring& io, std::size_t n) : mem(n)
-    {
-        const iovec v{mem.data(), mem.size()};
-        io.register_buffers(std::span(&v, 1));
-    }
-    std::span<std::byte> span(std::size_t off, std::size_t n) { return {mem.data() + off, n}; }
-    std::vector<std::byte> mem;
-};
-
-ssize_t wait_result(asyncdev::Loop& loop, const ssize_t& res)
-{
-    if (!run_until(loop, [&] { return res != pending; }))
-        fail_msg("request did not complete");
-    return res;
-}
-
-/// Expects `f()` to throw E whose what() contains `text`.
-template <class E, class Fn>
-void expect_throw(Fn f, const char* text)
-{
-    try {
-        f();
-    } catch (const E& e) {
-        if (!std::strstr(e.what(), text))
-            fail_msg("message '%s' lacks '%s'", e.what(), text);
-        return;
-    }
-    fail_msg("no exception (expected one containing '%s')", text);
-}
 
 /// Sets or clears CAP_IPC_LOCK in the effective set (root: it is permitted).
 void set_ipc_lock(bool on)

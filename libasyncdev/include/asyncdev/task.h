@@ -591,13 +591,45 @@ struct StopCanceller {
     }
 };
 
-template <class B>
-concept NativeTimeouts =
-    requires(B& b, int fd, std::span<std::byte> r, std::span<const std::byte> w,
-             std::uint64_t off, Completion cb, std::chrono::nanoseconds t) {
-        { b.read(fd, r, off, std::move(cb), t) } -> std::same_as<RequestId>;
-        { b.write(fd, w, off, std::move(cb), t) } -> std::same_as<RequestId>;
+/// B reads and writes on `Where...` (the arguments before the buffer: an
+/// fd, or a backend's own file and buffer handles such as Uring::FixedFile
+/// and Uring::FixedBuffer).
+template <class B, class... Where>
+concept ReadsWritesOn =
+    requires(B& b, std::span<std::byte> r, std::span<const std::byte> w, std::uint64_t off,
+             Completion cb, Where... where) {
+        { b.read(where..., r, off, std::move(cb)) } -> std::same_as<RequestId>;
+        { b.write(where..., w, off, std::move(cb)) } -> std::same_as<RequestId>;
     };
+
+/// B bounds a read or write on `Where...` in the kernel (Uring's linked
+/// timeouts): read(where..., buf, off, cb, timeout).
+template <class B, class... Where>
+concept NativeTimeoutsOn =
+    requires(B& b, std::span<std::byte> r, std::span<const std::byte> w, std::uint64_t off,
+             Completion cb, std::chrono::nanoseconds t, Where... where) {
+        { b.read(where..., r, off, std::move(cb), t) } -> std::same_as<RequestId>;
+        { b.write(where..., w, off, std::move(cb), t) } -> std::same_as<RequestId>;
+    };
+
+template <class B, class Where>
+inline constexpr bool native_timeouts_v = false;
+template <class B, class... Where>
+inline constexpr bool native_timeouts_v<B, std::tuple<Where...>> = NativeTimeoutsOn<B, Where...>;
+
+/// The fd forms (kept for existing users).
+template <class B>
+concept NativeTimeouts = NativeTimeoutsOn<B, int>;
+
+/// A file handle other than an fd (an fd goes to the int overloads).
+template <class F>
+concept NotAnFd = !std::is_convertible_v<F, int>;
+
+inline void check_timeout(const IoOptions& opts, const char* call)
+{
+    if (opts.timeout.count() < 0)
+        throw std::invalid_argument(std::string(call) + ": negative timeout");
+}
 
 } // namespace detail
 
@@ -608,13 +640,18 @@ concept NativeTimeouts =
 /// request first, and stops its timer and stop callback). Exceptions from
 /// preparing or submitting propagate. With a Loop and IoOptions: cancellable
 /// through a std::stop_token and bounded by a timeout (see IoOptions).
-template <IoBackend B>
+/// `Where` is a std::tuple of the arguments that name the file (and the
+/// registered buffer) before the span: std::tuple<int> for an fd,
+/// std::tuple<Uring::FixedFile>, std::tuple<int, Uring::FixedBuffer>, ...
+template <IoBackend B, class Where = std::tuple<int>>
 class IoAwaitable {
+    static constexpr bool native_timeouts = detail::native_timeouts_v<B, Where>;
+
 public:
-    IoAwaitable(B& b, int fd, std::byte* buf, std::size_t len, std::uint64_t off, bool write,
+    IoAwaitable(B& b, Where where, std::byte* buf, std::size_t len, std::uint64_t off, bool write,
                 Loop* loop = nullptr, IoOptions opts = {})
-        : backend_(&b), fd_(fd), buf_(buf), len_(len), off_(off), write_(write), loop_(loop),
-          opts_(std::move(opts))
+        : backend_(&b), where_(std::move(where)), buf_(buf), len_(len), off_(off), write_(write),
+          loop_(loop), opts_(std::move(opts))
     {
     }
     IoAwaitable(const IoAwaitable&) = delete;
@@ -638,26 +675,19 @@ public:
     {
         handle_ = h;
         const bool timed = opts_.timeout.count() > 0;
-        if constexpr (detail::NativeTimeouts<B>) {
-            if (timed) {
-                id_ = write_ ? backend_->write(fd_, std::span<const std::byte>(buf_, len_), off_,
-                                               Resumer{this}, opts_.timeout)
-                             : backend_->read(fd_, std::span<std::byte>(buf_, len_), off_,
-                                              Resumer{this}, opts_.timeout);
-            }
+        if constexpr (native_timeouts) {
+            if (timed)
+                id_ = issue(opts_.timeout);
         }
         if (!id_)
-            id_ = write_ ? backend_->write(fd_, std::span<const std::byte>(buf_, len_), off_,
-                                           Resumer{this})
-                         : backend_->read(fd_, std::span<std::byte>(buf_, len_), off_,
-                                          Resumer{this});
+            id_ = issue();
         backend_->submit();
-        if (!opts_.stop.stop_possible() && !(timed && !detail::NativeTimeouts<B>))
+        if (!opts_.stop.stop_possible() && !(timed && !native_timeouts))
             return;
         state_ = std::make_shared<detail::CancelState<B>>();
         state_->backend = backend_;
         state_->id = id_;
-        if (timed && !detail::NativeTimeouts<B>) {
+        if (timed && !native_timeouts) {
             timer_.emplace(*loop_, [this](std::uint64_t) {
                 state_->cancel(detail::CancelState<B>::Cause::timeout);
             });
@@ -696,6 +726,21 @@ private:
         }
     };
 
+    /// Prepares the request: backend_->read(where..., span, off, cb[, t]).
+    template <class... Timeout>
+    RequestId issue(Timeout... t)
+    {
+        return std::apply(
+            [&](const auto&... where) {
+                if (write_)
+                    return backend_->write(where..., std::span<const std::byte>(buf_, len_),
+                                           off_, Resumer{this}, t...);
+                return backend_->read(where..., std::span<std::byte>(buf_, len_), off_,
+                                      Resumer{this}, t...);
+            },
+            where_);
+    }
+
     /// No cancellation after this: the stop callback is gone (its
     /// destructor waits for one running on another thread), posted
     /// cancels find nothing to cancel, the timer is stopped.
@@ -708,7 +753,7 @@ private:
     }
 
     B* backend_;
-    int fd_;
+    Where where_;
     std::byte* buf_;
     std::size_t len_;
     std::uint64_t off_;
@@ -744,8 +789,7 @@ template <IoBackend B>
 [[nodiscard]] IoAwaitable<B> async_read(Loop& loop, B& backend, int fd, std::span<std::byte> buf,
                                         std::uint64_t offset, IoOptions opts)
 {
-    if (opts.timeout.count() < 0)
-        throw std::invalid_argument("asyncdev::async_read: negative timeout");
+    detail::check_timeout(opts, "asyncdev::async_read");
     return {backend, fd, buf.data(), buf.size(), offset, false, &loop, std::move(opts)};
 }
 
@@ -754,10 +798,106 @@ template <IoBackend B>
                                          std::span<const std::byte> buf, std::uint64_t offset,
                                          IoOptions opts)
 {
-    if (opts.timeout.count() < 0)
-        throw std::invalid_argument("asyncdev::async_write: negative timeout");
+    detail::check_timeout(opts, "asyncdev::async_write");
     return {backend,  fd,   const_cast<std::byte*>(buf.data()), buf.size(), offset, true,
             &loop, std::move(opts)};
+}
+
+/// The same on a backend's registered file and/or buffer, for any backend
+/// whose read()/write() take them before the span; on a Uring:
+///
+///     co_await async_read(ring, Uring::FixedFile{0}, buf, off);
+///     co_await async_read(ring, fd, Uring::FixedBuffer{0}, span, off);
+///     co_await async_write(loop, ring, Uring::FixedFile{0}, Uring::FixedBuffer{0},
+///                          span, off, {stop_token, 50ms});
+///
+/// The backend checks its preconditions when the request is prepared, at
+/// the co_await (Uring: std::out_of_range for an index not registered,
+/// std::invalid_argument for a span outside its buffer; the exception
+/// leaves the co_await and nothing is submitted). While the coroutine is
+/// suspended the request uses the registration (Uring::unregister_files()
+/// and unregister_buffers() refuse). IoOptions as above: a Uring's
+/// timeout is the kernel's linked timeout on these forms too.
+template <IoBackend B, detail::NotAnFd File>
+    requires detail::ReadsWritesOn<B, File>
+[[nodiscard]] IoAwaitable<B, std::tuple<File>> async_read(B& backend, File file,
+                                                          std::span<std::byte> buf,
+                                                          std::uint64_t offset = 0)
+{
+    return {backend, std::tuple<File>{file}, buf.data(), buf.size(), offset, false};
+}
+
+template <IoBackend B, detail::NotAnFd File>
+    requires detail::ReadsWritesOn<B, File>
+[[nodiscard]] IoAwaitable<B, std::tuple<File>> async_write(B& backend, File file,
+                                                           std::span<const std::byte> buf,
+                                                           std::uint64_t offset = 0)
+{
+    return {backend, std::tuple<File>{file}, const_cast<std::byte*>(buf.data()), buf.size(),
+            offset, true};
+}
+
+template <IoBackend B, class File, class Reg>
+    requires detail::ReadsWritesOn<B, File, Reg>
+[[nodiscard]] IoAwaitable<B, std::tuple<File, Reg>> async_read(B& backend, File file, Reg reg,
+                                                               std::span<std::byte> buf,
+                                                               std::uint64_t offset = 0)
+{
+    return {backend, std::tuple<File, Reg>{file, reg}, buf.data(), buf.size(), offset, false};
+}
+
+template <IoBackend B, class File, class Reg>
+    requires detail::ReadsWritesOn<B, File, Reg>
+[[nodiscard]] IoAwaitable<B, std::tuple<File, Reg>> async_write(B& backend, File file, Reg reg,
+                                                                std::span<const std::byte> buf,
+                                                                std::uint64_t offset = 0)
+{
+    return {backend, std::tuple<File, Reg>{file, reg}, const_cast<std::byte*>(buf.data()),
+            buf.size(), offset, true};
+}
+
+template <IoBackend B, detail::NotAnFd File>
+    requires detail::ReadsWritesOn<B, File>
+[[nodiscard]] IoAwaitable<B, std::tuple<File>> async_read(Loop& loop, B& backend, File file,
+                                                          std::span<std::byte> buf,
+                                                          std::uint64_t offset, IoOptions opts)
+{
+    detail::check_timeout(opts, "asyncdev::async_read");
+    return {backend, std::tuple<File>{file}, buf.data(), buf.size(), offset, false, &loop,
+            std::move(opts)};
+}
+
+template <IoBackend B, detail::NotAnFd File>
+    requires detail::ReadsWritesOn<B, File>
+[[nodiscard]] IoAwaitable<B, std::tuple<File>> async_write(Loop& loop, B& backend, File file,
+                                                           std::span<const std::byte> buf,
+                                                           std::uint64_t offset, IoOptions opts)
+{
+    detail::check_timeout(opts, "asyncdev::async_write");
+    return {backend, std::tuple<File>{file}, const_cast<std::byte*>(buf.data()), buf.size(),
+            offset, true, &loop, std::move(opts)};
+}
+
+template <IoBackend B, class File, class Reg>
+    requires detail::ReadsWritesOn<B, File, Reg>
+[[nodiscard]] IoAwaitable<B, std::tuple<File, Reg>>
+async_read(Loop& loop, B& backend, File file, Reg reg, std::span<std::byte> buf,
+           std::uint64_t offset, IoOptions opts)
+{
+    detail::check_timeout(opts, "asyncdev::async_read");
+    return {backend, std::tuple<File, Reg>{file, reg}, buf.data(), buf.size(), offset, false,
+            &loop, std::move(opts)};
+}
+
+template <IoBackend B, class File, class Reg>
+    requires detail::ReadsWritesOn<B, File, Reg>
+[[nodiscard]] IoAwaitable<B, std::tuple<File, Reg>>
+async_write(Loop& loop, B& backend, File file, Reg reg, std::span<const std::byte> buf,
+            std::uint64_t offset, IoOptions opts)
+{
+    detail::check_timeout(opts, "asyncdev::async_write");
+    return {backend, std::tuple<File, Reg>{file, reg}, const_cast<std::byte*>(buf.data()),
+            buf.size(), offset, true, &loop, std::move(opts)};
 }
 
 /// co_await readiness(loop, fd, EPOLLIN): waits until `fd` is ready for

@@ -50,7 +50,10 @@ namespace asyncdev {
 ///     using F = asyncdev::Uring::FixedFile;
 ///     using B = asyncdev::Uring::FixedBuffer;
 ///     io.read(F{0}, B{0}, std::span(mem).subspan(4096, 4096), off, cb);
+///     io.readv(F{0}, iovecs, off, cb, 50ms);         // with a linked timeout
 ///     io.submit();
+///     // in a coroutine (task.h): the same arguments before the span
+///     co_await asyncdev::async_read(io, F{0}, B{0}, span, off);
 ///
 /// One set of each at a time (as in the kernel). Preconditions, checked in
 /// every build (std::logic_error and its subclasses, nothing submitted):
@@ -115,7 +118,8 @@ public:
     /// (time spent in the userspace backlog does not count), the kernel
     /// cancels it and the callback gets -ETIMEDOUT; a request that
     /// completed anyway reports its real result. cancel() still gives
-    /// -ECANCELED.
+    /// -ECANCELED. The FixedFile / FixedBuffer forms below take a timeout
+    /// as their last parameter.
     RequestId read(int fd, std::span<std::byte> buf, std::uint64_t offset, Completion done,
                    std::chrono::nanoseconds timeout);
     RequestId write(int fd, std::span<const std::byte> buf, std::uint64_t offset,
@@ -163,21 +167,36 @@ public:
 
     /// read()/write() on a registered file: the same contract as the fd
     /// forms (length capped at 0x7ffff000, a short transfer beyond).
+    ///
+    /// Every form on a FixedFile and/or a FixedBuffer takes an optional
+    /// linked timeout, with the contract of the fd forms above
+    /// (-ETIMEDOUT unless it completes within `timeout` of entering the
+    /// kernel); the default, 0, means none, and a negative timeout throws
+    /// std::invalid_argument before anything is prepared.
     RequestId read(FixedFile file, std::span<std::byte> buf, std::uint64_t offset,
-                   Completion done);
+                   Completion done, std::chrono::nanoseconds timeout = {});
     RequestId write(FixedFile file, std::span<const std::byte> buf, std::uint64_t offset,
-                    Completion done);
+                    Completion done, std::chrono::nanoseconds timeout = {});
     /// IORING_OP_READ_FIXED / WRITE_FIXED: `buf` must lie inside registered
     /// buffer `reg` (std::invalid_argument otherwise, naming both ranges),
     /// on an fd or a registered file.
     RequestId read(int fd, FixedBuffer reg, std::span<std::byte> buf, std::uint64_t offset,
-                   Completion done);
+                   Completion done, std::chrono::nanoseconds timeout = {});
     RequestId write(int fd, FixedBuffer reg, std::span<const std::byte> buf,
-                    std::uint64_t offset, Completion done);
+                    std::uint64_t offset, Completion done, std::chrono::nanoseconds timeout = {});
     RequestId read(FixedFile file, FixedBuffer reg, std::span<std::byte> buf,
-                   std::uint64_t offset, Completion done);
+                   std::uint64_t offset, Completion done, std::chrono::nanoseconds timeout = {});
     RequestId write(FixedFile file, FixedBuffer reg, std::span<const std::byte> buf,
-                    std::uint64_t offset, Completion done);
+                    std::uint64_t offset, Completion done, std::chrono::nanoseconds timeout = {});
+    /// IORING_OP_READV / WRITEV on a registered file (IOSQE_FIXED_FILE);
+    /// the iovecs are copied, their memory must stay valid. There is no
+    /// vectored form into registered buffers: the kernels supported (6.1,
+    /// 6.12) have no vectored *_FIXED opcode (IORING_OP_READV_FIXED /
+    /// WRITEV_FIXED are later additions, not used here).
+    RequestId readv(FixedFile file, std::span<const iovec> iov, std::uint64_t offset,
+                    Completion done, std::chrono::nanoseconds timeout = {});
+    RequestId writev(FixedFile file, std::span<const iovec> iov, std::uint64_t offset,
+                     Completion done, std::chrono::nanoseconds timeout = {});
 
     std::size_t submit() override;
     bool cancel(RequestId id) override;
