@@ -109,8 +109,6 @@ public:
     }
 
 private:
-    /// Once: at the end of the warm-up, or from finish() if it came first
-    /// (two threads can get here at the same time).
     /// The measured part has run longer than --max-time at `now`. Another
     /// thread's completion may have started it at a later time than `now`
     /// (each passes the time it read at its own completion): that is not
@@ -124,6 +122,8 @@ private:
         const std::uint64_t t0 = start_ns_.load();
         return now > t0 && now - t0 > max_ns_;
     }
+    /// Once: at the end of the warm-up, or from finish() if it came first
+    /// (two threads can get here at the same time).
     void start(std::uint64_t now)
     {
         if (start_claimed_.exchange(true))

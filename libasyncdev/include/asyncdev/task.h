@@ -617,10 +617,6 @@ inline constexpr bool native_timeouts_v = false;
 template <class B, class... Where>
 inline constexpr bool native_timeouts_v<B, std::tuple<Where...>> = NativeTimeoutsOn<B, Where...>;
 
-/// The fd forms (kept for existing users).
-template <class B>
-concept NativeTimeouts = NativeTimeoutsOn<B, int>;
-
 /// A file handle other than an fd (an fd goes to the int overloads).
 template <class F>
 concept NotAnFd = !std::is_convertible_v<F, int>;
